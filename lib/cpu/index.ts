@@ -1,0 +1,6 @@
+// The float64 CPU reference of every op, used by the tests (and usable by anyone checking a kernel).
+export * from './array';
+export * from './elementwise';
+export * from './reduce';
+export * from './shape';
+export * from './grad';

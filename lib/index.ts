@@ -1,0 +1,29 @@
+// wgtensor: a WebGPU tensor library with autograd. This entry is browser-clean: it imports no
+// Node built-ins and not the `webgpu` package; give it a device with init() (or use initNode()
+// from 'wgtensor/node').
+export { Tensor, liveTensorCount } from './tensor';
+export { Storage } from './storage';
+export { zeros, ones, full, fromArray, scalar, arange, rand, randn } from './ops/creation';
+export type { CreateOptions, RandomOptions } from './ops/creation';
+export { add, sub, mul, div, maximum, minimum, neg, exp, log, sqrt, rsqrt, abs, relu, pow } from './ops/elementwise';
+export { sum, mean, max } from './ops/reduce';
+export { reshape, flatten, permute, transpose, broadcastTo, slice, concat } from './ops/shape';
+export { matmul, bmm } from './ops/matmul';
+export type { MatmulOptions } from './ops/matmul';
+export { softmax, logSoftmax, crossEntropy } from './ops/softmax';
+export type { Labels } from './ops/softmax';
+export { l2Normalize } from './ops/normalize';
+export { backward, record, GradNode } from './autograd';
+export type { BackwardRule } from './autograd';
+export { noGrad, scope, isGradEnabled, getContext, setContext, hasContext } from './state';
+export { memory } from './memory';
+export type { MemoryInfo } from './memory';
+export { init } from './init';
+export type { InitOptions } from './init';
+export { GpuContext } from './runtime/context';
+export type { BufferRange, ContextOptions, ContextStats, AdapterDescription } from './runtime/context';
+export { requestContext, NO_ADAPTER_HELP } from './runtime/device';
+export type { RequestOptions } from './runtime/device';
+export { Generator, manualSeed, defaultGenerator } from './random';
+export type { GeneratorState } from './random';
+export type { KernelSpec, UniformField, Access } from '../kernels/spec';

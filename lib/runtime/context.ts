@@ -1,0 +1,410 @@
+// GpuContext: one GPUDevice and everything needed to run kernels on it: buffer pools, the pipeline
+// cache, one open command encoder and compute pass that collect many dispatches until `flush()`
+// submits them, async readback, and GPU errors turned into thrown JS errors that name the kernel.
+//
+// Ordering rules this file enforces:
+// - Dispatches, copies and clears are recorded in one encoder and run in order, so a buffer freed
+//   and reused within a batch is safe as long as every use is a recorded command.
+// - `queue.writeBuffer` runs before the unsubmitted batch. Uploads into a buffer the batch already
+//   uses therefore go through a staging buffer and a recorded copy (`upload`).
+// - Uniform buffers are immutable and shared by content; bind groups are cached by the buffers
+//   they bind. Anything destroyed is destroyed only after the batch that used it was submitted.
+import type { KernelSpec, UniformValues, Workgroups } from '../../kernels/spec';
+import { BufferPool, type PoolStats } from './buffer-pool';
+import { BufferUsage, MapMode } from './gpu-constants';
+import { PipelineCache, type CompiledKernel } from './pipeline-cache';
+import { packUniforms } from './uniforms';
+
+/** A byte range of a GPU buffer: what a kernel binding, a copy or a readback works on. */
+export interface BufferRange {
+  buffer: GPUBuffer;
+  offset: number;
+  size: number;
+}
+
+export interface AdapterDescription {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+}
+
+export interface ContextOptions {
+  /** Submit automatically after this many dispatches (default 4096: a training step is one submit). */
+  maxDispatchesPerSubmit?: number;
+  /** Submit after every dispatch, so a GPU error names the exact kernel (slow). */
+  debug?: boolean;
+  /** Adapter facts a GPUDevice does not carry itself (requestContext fills them in). */
+  adapterInfo?: Partial<AdapterDescription> & { subgroupMinSize?: number; subgroupMaxSize?: number };
+}
+
+export interface ContextStats {
+  dispatches: number;
+  submits: number;
+  pipelines: number;
+  storage: PoolStats;
+}
+
+const STORAGE_USAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
+const UNIFORM_CACHE_LIMIT = 8192;
+const BIND_GROUP_CACHE_LIMIT = 16384;
+const TIMER_PASSES = 256;
+
+export class GpuContext {
+  readonly device: GPUDevice;
+  readonly queue: GPUQueue;
+  readonly features: ReadonlySet<string>;
+  readonly limits: GPUSupportedLimits;
+  readonly adapter: AdapterDescription;
+  /** Subgroup size when the device has subgroups of one fixed size, else null. */
+  readonly subgroupSize: number | null;
+  readonly storage: BufferPool;
+  readonly pipelines: PipelineCache;
+  debug: boolean;
+  maxDispatchesPerSubmit: number;
+
+  private readonly readback: BufferPool;
+  private readonly staging: BufferPool;
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private batchKernels: string[] = [];
+  private touched = new Set<GPUBuffer>();
+  private afterSubmit: (() => void)[] = [];
+  private readonly uniformCache = new Map<string, GPUBuffer>();
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  private readonly bufferIds = new WeakMap<GPUBuffer, number>();
+  private nextBufferId = 1;
+  private pendingChecks: Promise<string | null>[] = [];
+  private failure: Error | null = null;
+  private destroyed = false;
+  private dispatchCount = 0;
+  private submitCount = 0;
+  private timer: { querySet: GPUQuerySet; passes: number } | null = null;
+
+  constructor(device: GPUDevice, options: ContextOptions = {}) {
+    this.device = device;
+    this.queue = device.queue;
+    this.features = new Set(device.features as unknown as Iterable<string>);
+    this.limits = device.limits;
+    const info = options.adapterInfo ?? (device as unknown as { adapterInfo?: ContextOptions['adapterInfo'] }).adapterInfo ?? {};
+    this.adapter = {
+      vendor: info.vendor ?? '',
+      architecture: info.architecture ?? '',
+      device: info.device ?? '',
+      description: info.description ?? '',
+    };
+    const { subgroupMinSize: min, subgroupMaxSize: max } = info;
+    this.subgroupSize = this.features.has('subgroups') && min && min === max ? min : null;
+    this.debug = options.debug ?? false;
+    this.maxDispatchesPerSubmit = options.maxDispatchesPerSubmit ?? 4096;
+    const forget = (buffer: GPUBuffer) => this.forgetBuffer(buffer);
+    this.storage = new BufferPool(device, STORAGE_USAGE, 'storage', forget);
+    this.readback = new BufferPool(device, BufferUsage.MAP_READ | BufferUsage.COPY_DST, 'readback');
+    this.staging = new BufferPool(device, BufferUsage.COPY_SRC | BufferUsage.COPY_DST, 'staging', forget);
+    this.pipelines = new PipelineCache(device, this.features, (check) => this.watch(check));
+    device.addEventListener('uncapturederror', (event) => {
+      const error = (event as GPUUncapturedErrorEvent).error;
+      this.failure ??= new Error(`GPU error: ${error.message}`);
+    });
+    void device.lost.then((info) => {
+      if (!this.destroyed) this.failure ??= new Error(`GPU device lost (${info.reason}): ${info.message}`);
+    });
+  }
+
+  /** Throws the first GPU error seen so far (compile errors, validation errors, device loss). */
+  throwIfFailed(): void {
+    if (this.destroyed) throw new Error('GpuContext: used after destroy()');
+    if (this.failure) throw this.failure;
+  }
+
+  /** Allocates a storage buffer range of at least `byteSize` bytes from the pool. */
+  alloc(byteSize: number): BufferRange {
+    const buffer = this.storage.acquire(byteSize);
+    return { buffer, offset: 0, size: Math.max(4, Math.ceil(byteSize / 4) * 4) };
+  }
+
+  /** Returns a buffer from `alloc` to the pool. Safe while recorded commands still use it. */
+  free(range: BufferRange): void {
+    this.storage.release(range.buffer);
+  }
+
+  /** Records one kernel launch. Buffers bind in the order of spec.bindings. */
+  run(spec: KernelSpec, buffers: BufferRange[], uniforms: UniformValues = {}, workgroups?: Workgroups): void {
+    this.throwIfFailed();
+    if (buffers.length !== spec.bindings.length) {
+      throw new Error(`kernel ${spec.name}: expects ${spec.bindings.length} buffers, got ${buffers.length}`);
+    }
+    const groups = workgroups ?? spec.dispatch(uniforms);
+    const maxGroups = this.limits.maxComputeWorkgroupsPerDimension;
+    if (groups.some((g) => g > maxGroups || g < 0 || !Number.isInteger(g))) {
+      throw new Error(`kernel ${spec.name}: dispatch [${groups}] is outside the device limit of ${maxGroups} per dimension`);
+    }
+    if (groups[0] * groups[1] * groups[2] === 0) return;
+    const kernel = this.pipelines.get(spec);
+    const bindGroup = this.bindGroupFor(kernel, buffers, uniforms);
+    const pass = this.computePass();
+    pass.setPipeline(kernel.pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(groups[0], groups[1], groups[2]);
+    for (const b of buffers) this.touched.add(b.buffer);
+    this.batchKernels.push(spec.name);
+    this.dispatchCount++;
+    if (this.debug || this.batchKernels.length >= this.maxDispatchesPerSubmit) this.flush();
+  }
+
+  /** Records a copy of `src` into `dst` (equal sizes, multiples of 4 bytes). */
+  copy(src: BufferRange, dst: BufferRange): void {
+    this.throwIfFailed();
+    if (src.size !== dst.size) throw new Error(`copy: source is ${src.size} bytes, destination ${dst.size}`);
+    if (src.size === 0) return;
+    this.endPass();
+    this.commandEncoder().copyBufferToBuffer(src.buffer, src.offset, dst.buffer, dst.offset, src.size);
+    this.touched.add(src.buffer);
+    this.touched.add(dst.buffer);
+  }
+
+  /** Records zero-filling of a range (offset and size multiples of 4). */
+  clear(range: BufferRange): void {
+    this.throwIfFailed();
+    if (range.size === 0) return;
+    this.endPass();
+    this.commandEncoder().clearBuffer(range.buffer, range.offset, range.size);
+    this.touched.add(range.buffer);
+  }
+
+  /** Writes `data` into `dst`, ordered after every command recorded so far. */
+  upload(dst: BufferRange, data: ArrayBufferView): void {
+    this.throwIfFailed();
+    if (data.byteLength !== dst.size) throw new Error(`upload: data is ${data.byteLength} bytes, destination ${dst.size}`);
+    if (data.byteLength === 0) return;
+    if (!this.touched.has(dst.buffer)) {
+      this.queue.writeBuffer(dst.buffer, dst.offset, data.buffer, data.byteOffset, data.byteLength);
+      return;
+    }
+    const staging = this.staging.acquire(data.byteLength);
+    this.queue.writeBuffer(staging, 0, data.buffer, data.byteOffset, data.byteLength);
+    this.endPass();
+    this.commandEncoder().copyBufferToBuffer(staging, 0, dst.buffer, dst.offset, data.byteLength);
+    this.afterSubmit.push(() => this.staging.release(staging));
+  }
+
+  /** Copies `src` back to the CPU. Submits the open batch. */
+  async read(src: BufferRange): Promise<ArrayBuffer> {
+    this.throwIfFailed();
+    const target = this.readback.acquire(src.size);
+    this.endPass();
+    this.commandEncoder().copyBufferToBuffer(src.buffer, src.offset, target, 0, src.size);
+    this.flush();
+    try {
+      await target.mapAsync(MapMode.READ, 0, src.size);
+    } catch (error) {
+      await this.checkErrors();
+      throw error;
+    }
+    const data = target.getMappedRange(0, src.size).slice(0);
+    target.unmap();
+    this.readback.release(target);
+    await this.checkErrors();
+    return data;
+  }
+
+  /** Submits everything recorded so far. */
+  flush(): void {
+    if (!this.encoder) return;
+    this.endPass();
+    const kernels = this.batchKernels;
+    const encoder = this.encoder;
+    this.encoder = null;
+    this.batchKernels = [];
+    this.touched = new Set();
+    this.device.pushErrorScope('validation');
+    this.queue.submit([encoder.finish()]);
+    this.submitCount++;
+    this.watch(
+      this.device.popErrorScope().then((error) => {
+        if (!error) return null;
+        const names = [...new Set(kernels)].join(', ') || 'copies only';
+        return `GPU validation error in a batch of ${kernels.length} dispatches (kernels: ${names}): ${error.message}`;
+      }),
+    );
+    const tasks = this.afterSubmit;
+    this.afterSubmit = [];
+    for (const task of tasks) task();
+  }
+
+  /** Submits and waits until the GPU has finished all work; throws any GPU error. */
+  async sync(): Promise<void> {
+    this.throwIfFailed();
+    this.flush();
+    await this.queue.onSubmittedWorkDone();
+    await this.checkErrors();
+  }
+
+  /** Waits for pending compile/validation checks and throws the first error. */
+  async checkErrors(): Promise<void> {
+    const checks = this.pendingChecks;
+    this.pendingChecks = [];
+    // Report the earliest problem first: a kernel that failed to compile explains the batch errors after it.
+    const first = (await Promise.all(checks)).find((message) => message !== null);
+    if (first) this.failure ??= new Error(first);
+    this.throwIfFailed();
+  }
+
+  /** Starts measuring GPU time with timestamp queries; null when the device has none. */
+  startGpuTimer(): boolean {
+    if (!this.features.has('timestamp-query')) return false;
+    this.endPass();
+    this.timer ??= {
+      querySet: this.device.createQuerySet({ type: 'timestamp', count: 2 * TIMER_PASSES }),
+      passes: 0,
+    };
+    this.timer.passes = 0;
+    return true;
+  }
+
+  /** Stops the timer and returns the summed duration of the timed compute passes in ms. */
+  async stopGpuTimer(): Promise<number | null> {
+    const timer = this.timer;
+    if (!timer) return null;
+    this.endPass();
+    const count = 2 * timer.passes;
+    this.timer = null;
+    if (count === 0) return 0;
+    const resolved = this.device.createBuffer({ size: count * 8, usage: BufferUsage.QUERY_RESOLVE | BufferUsage.COPY_SRC });
+    this.commandEncoder().resolveQuerySet(timer.querySet, 0, count, resolved, 0);
+    const bytes = await this.read({ buffer: resolved, offset: 0, size: count * 8 });
+    resolved.destroy();
+    timer.querySet.destroy();
+    const stamps = new BigUint64Array(bytes);
+    let ns = 0n;
+    for (let i = 0; i < count; i += 2) ns += stamps[i + 1]! - stamps[i]!;
+    return Number(ns) / 1e6;
+  }
+
+  /** Frees pooled (unused) buffers; submits first so none is still needed by a batch. */
+  trim(): void {
+    this.flush();
+    this.storage.trim();
+    this.staging.trim();
+    this.readback.trim();
+  }
+
+  stats(): ContextStats {
+    return {
+      dispatches: this.dispatchCount,
+      submits: this.submitCount,
+      pipelines: this.pipelines.size,
+      storage: this.storage.stats(),
+    };
+  }
+
+  /** Releases every GPU object of this context and destroys the device. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.flush();
+    this.destroyed = true;
+    this.storage.destroyAll();
+    this.staging.destroyAll();
+    this.readback.destroyAll();
+    for (const buffer of this.uniformCache.values()) buffer.destroy();
+    this.uniformCache.clear();
+    this.bindGroups.clear();
+    this.device.destroy();
+  }
+
+  private watch(check: Promise<string | null>): void {
+    this.pendingChecks.push(check.catch((error: unknown) => (error instanceof Error ? error.message : String(error))));
+  }
+
+  private commandEncoder(): GPUCommandEncoder {
+    this.encoder ??= this.device.createCommandEncoder();
+    return this.encoder;
+  }
+
+  private computePass(): GPUComputePassEncoder {
+    if (this.pass) return this.pass;
+    const descriptor: GPUComputePassDescriptor = {};
+    if (this.timer && this.timer.passes < TIMER_PASSES) {
+      const i = this.timer.passes++;
+      descriptor.timestampWrites = {
+        querySet: this.timer.querySet,
+        beginningOfPassWriteIndex: 2 * i,
+        endOfPassWriteIndex: 2 * i + 1,
+      };
+    }
+    this.pass = this.commandEncoder().beginComputePass(descriptor);
+    return this.pass;
+  }
+
+  private endPass(): void {
+    if (!this.pass) return;
+    this.pass.end();
+    this.pass = null;
+  }
+
+  private bufferId(buffer: GPUBuffer): number {
+    let id = this.bufferIds.get(buffer);
+    if (id === undefined) this.bufferIds.set(buffer, (id = this.nextBufferId++));
+    return id;
+  }
+
+  private uniformBuffer(kernel: CompiledKernel, values: UniformValues): GPUBuffer {
+    const bytes = packUniforms(kernel.spec.name, kernel.uniformLayout!, values);
+    const key = String.fromCharCode(...new Uint16Array(bytes));
+    let buffer = this.uniformCache.get(key);
+    if (buffer) return buffer;
+    if (this.uniformCache.size >= UNIFORM_CACHE_LIMIT) this.dropUniformCache();
+    buffer = this.device.createBuffer({
+      size: bytes.byteLength,
+      usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST,
+      mappedAtCreation: true,
+      label: 'uniforms',
+    });
+    new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(bytes));
+    buffer.unmap();
+    this.uniformCache.set(key, buffer);
+    return buffer;
+  }
+
+  private dropUniformCache(): void {
+    const old = [...this.uniformCache.values()];
+    this.uniformCache.clear();
+    this.bindGroups.clear();
+    this.afterSubmit.push(() => old.forEach((b) => b.destroy()));
+  }
+
+  private bindGroupFor(kernel: CompiledKernel, buffers: BufferRange[], uniforms: UniformValues): GPUBindGroup {
+    const maxBinding = this.limits.maxStorageBufferBindingSize;
+    const align = this.limits.minStorageBufferOffsetAlignment;
+    let key = `${kernel.id}`;
+    buffers.forEach((b, i) => {
+      if (b.size > maxBinding) {
+        throw new Error(
+          `kernel ${kernel.spec.name}: binding ${i} is ${b.size} bytes, over the device's maxStorageBufferBindingSize (${maxBinding})`,
+        );
+      }
+      if (b.offset % align !== 0) {
+        throw new Error(`kernel ${kernel.spec.name}: binding ${i} starts at byte ${b.offset}, not a multiple of ${align}`);
+      }
+      key += `|${this.bufferId(b.buffer)}:${b.offset}:${b.size}`;
+    });
+    const uniform = kernel.uniformLayout ? this.uniformBuffer(kernel, uniforms) : null;
+    if (uniform) key += `|u${this.bufferId(uniform)}`;
+    let group = this.bindGroups.get(key);
+    if (group) return group;
+    if (this.bindGroups.size >= BIND_GROUP_CACHE_LIMIT) this.bindGroups.clear();
+    const entries: GPUBindGroupEntry[] = buffers.map((b, binding) => ({
+      binding,
+      resource: { buffer: b.buffer, offset: b.offset, size: b.size },
+    }));
+    if (uniform) entries.push({ binding: buffers.length, resource: { buffer: uniform } });
+    group = this.device.createBindGroup({ layout: kernel.layout, entries, label: kernel.spec.name });
+    this.bindGroups.set(key, group);
+    return group;
+  }
+
+  private forgetBuffer(_buffer: GPUBuffer): void {
+    // Bind groups hold buffers; any destroyed buffer invalidates the cache (rare: only on trim()).
+    this.bindGroups.clear();
+  }
+}

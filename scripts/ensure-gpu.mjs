@@ -1,0 +1,86 @@
+#!/usr/bin/env node
+// Makes sure a WebGPU adapter exists before tests, benchmarks or training run. When Dawn finds
+// none on Debian/Ubuntu and we are root with apt, it installs Mesa's software Vulkan driver
+// (lavapipe) — from bookworm-backports on Debian 12, whose own Mesa is too old for Dawn — and says
+// so. Otherwise it exits 1 with the commands to run.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const probe = fileURLToPath(new URL('./probe-adapter.mjs', import.meta.url));
+const quiet = process.argv.includes('--quiet');
+
+function findAdapter() {
+  const r = spawnSync(process.execPath, [probe], { encoding: 'utf8', env: { XDG_RUNTIME_DIR: '/tmp', ...process.env } });
+  if (r.status !== 0) return null;
+  const line = r.stdout.trim().split('\n').pop();
+  try {
+    return JSON.parse(line);
+  } catch {
+    return null;
+  }
+}
+
+function osRelease() {
+  if (!existsSync('/etc/os-release')) return {};
+  return Object.fromEntries(
+    readFileSync('/etc/os-release', 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('='))
+      .map((l) => {
+        const i = l.indexOf('=');
+        return [l.slice(0, i), l.slice(i + 1).replace(/^"|"$/g, '')];
+      }),
+  );
+}
+
+const BPO_COMMANDS = [
+  "echo 'deb http://deb.debian.org/debian bookworm-backports main' > /etc/apt/sources.list.d/bpo.list",
+  'apt-get update',
+  'apt-get install -y -t bookworm-backports mesa-vulkan-drivers libvulkan1',
+];
+const PLAIN_COMMANDS = ['apt-get update', 'apt-get install -y mesa-vulkan-drivers libvulkan1'];
+
+function report(adapter) {
+  if (!quiet) console.log(`WebGPU adapter: ${adapter.description || adapter.device} (${adapter.vendor}, ${adapter.architecture})`);
+}
+
+let adapter = findAdapter();
+if (adapter) {
+  report(adapter);
+  process.exit(0);
+}
+
+const os = osRelease();
+const debianLike = /debian|ubuntu/.test(`${os.ID} ${os.ID_LIKE ?? ''}`);
+const bookworm = os.VERSION_CODENAME === 'bookworm';
+const commands = bookworm ? BPO_COMMANDS : PLAIN_COMMANDS;
+const canInstall = process.platform === 'linux' && debianLike && process.getuid?.() === 0 && existsSync('/usr/bin/apt-get');
+
+if (!canInstall) {
+  console.error('No WebGPU adapter was found, and this script cannot install one here (it needs root on Debian/Ubuntu).');
+  console.error('Install a GPU driver with Vulkan support, or the software Vulkan driver (Mesa lavapipe):');
+  for (const c of commands) console.error(`  ${c}`);
+  process.exit(1);
+}
+
+console.log(`No WebGPU adapter found: installing Mesa's software Vulkan driver (lavapipe)${bookworm ? ' from bookworm-backports' : ''}...`);
+try {
+  if (bookworm) writeFileSync('/etc/apt/sources.list.d/bpo.list', 'deb http://deb.debian.org/debian bookworm-backports main\n');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  execFileSync('apt-get', ['update', '-q'], { stdio: ['ignore', 'ignore', 'inherit'], env });
+  const install = ['install', '-y', '-q', ...(bookworm ? ['-t', 'bookworm-backports'] : []), 'mesa-vulkan-drivers', 'libvulkan1'];
+  execFileSync('apt-get', install, { stdio: ['ignore', 'ignore', 'inherit'], env });
+} catch (error) {
+  console.error(`Installing the driver failed: ${error.message}`);
+  console.error('Run these yourself:');
+  for (const c of commands) console.error(`  ${c}`);
+  process.exit(1);
+}
+adapter = findAdapter();
+if (!adapter) {
+  console.error('The driver was installed but Dawn still finds no adapter. Check `vulkaninfo` (package vulkan-tools).');
+  process.exit(1);
+}
+console.log('Installed.');
+report(adapter);
