@@ -1,0 +1,69 @@
+// npm run bench -- <suite> [--json] [--repeats N] [--warmup N]
+// npm run bench -- compare <suite> [--json]       (adds TensorFlow.js's WebGPU backend, same run)
+// Suites live in bench/suites/; each exports `cases(options)` returning BenchCase[].
+import { parseArgs } from 'node:util';
+import { initNode, shutdown } from '../lib/node';
+import { adapterName, printTable, row, timeOurs, type BenchCase, type BenchRow, type TfModule } from './harness';
+import { loadTfjs, shutdownTfjs, tfjsAdapter, timeTfjs } from './tfjs';
+
+type Suite = { cases(options: { quick: boolean }): BenchCase[] | Promise<BenchCase[]> };
+
+const SUITES: Record<string, () => Promise<Suite>> = {
+};
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    json: { type: 'boolean', default: false },
+    repeats: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '2' },
+    quick: { type: 'boolean', default: false },
+  },
+});
+
+const compare = positionals[0] === 'compare';
+const names = compare ? positionals.slice(1) : positionals;
+if (names.length === 0 || names.some((n) => !(n in SUITES))) {
+  console.error(`usage: npm run bench -- [compare] <${Object.keys(SUITES).join('|')}> [--json] [--repeats N]`);
+  process.exit(2);
+}
+const timing = { warmup: Number(values.warmup), repeats: Number(values.repeats) };
+
+const ctx = await initNode();
+const adapter = adapterName(ctx);
+let tf: TfModule | null = null;
+const rows: BenchRow[] = [];
+const emit = (r: BenchRow) => {
+  rows.push(r);
+  if (values.json) console.log(JSON.stringify(r));
+};
+
+try {
+  if (compare) tf = await loadTfjs();
+  for (const name of names) {
+    const suite = await SUITES[name]!();
+    for (const c of await suite.cases({ quick: values.quick })) {
+      const prepared = c.ours(ctx);
+      const ours = row(c, 'ours', adapter, await timeOurs(ctx, prepared, timing));
+      prepared.dispose();
+      emit(ours);
+      if (tf && c.tfjs) {
+        const theirs = c.tfjs(tf);
+        const t = row(c, 'tfjs-webgpu', tfjsAdapter(tf), await timeTfjs(tf, theirs, timing));
+        theirs.dispose();
+        emit(t);
+        const ratio = t.ms / ours.ms;
+        if (values.json) console.log(JSON.stringify({ bench: c.bench, shape: c.shape, ratio: Number(ratio.toFixed(2)), adapter }));
+        else process.stderr.write(`${c.bench} ${c.shape}: ours ${ours.ms} ms, tfjs ${t.ms} ms, ${ratio.toFixed(2)}x\n`);
+      }
+    }
+  }
+  if (!values.json) {
+    console.log(`\nadapter: ${adapter}`);
+    printTable(rows);
+  }
+} finally {
+  shutdownTfjs(tf);
+  shutdown();
+}
+process.exit(0);

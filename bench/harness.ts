@@ -1,0 +1,112 @@
+// Benchmark harness: each case prepares its inputs once, then its `run` records the GPU work of one
+// repetition. We warm up (the first run compiles pipelines), then time repeats with the wall clock
+// from the first command to `onSubmittedWorkDone` and report the median; where the adapter has
+// timestamp queries we also report the median GPU time of the compute passes.
+import type { GpuContext } from '../lib/index';
+import { scope } from '../lib/index';
+
+export interface Prepared {
+  /** Records one repetition of the work (ours: GPU commands; tfjs: returns the tensors it made). */
+  run(): unknown;
+  dispose(): void;
+}
+
+export interface BenchCase {
+  bench: string;
+  shape: string;
+  /** Floating-point operations of one run (for GFLOP/s). */
+  flops?: number;
+  /** Bytes read + written by one run (for GB/s). */
+  bytes?: number;
+  /** Images processed by one run (for images/s). */
+  images?: number;
+  ours(ctx: GpuContext): Prepared;
+  tfjs?(tf: TfModule): Prepared;
+}
+
+// The subset of @tensorflow/tfjs-core the suites use; typed loosely so tfjs stays optional.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type TfModule = any;
+
+export interface BenchRow {
+  bench: string;
+  shape: string;
+  impl: string;
+  ms: number;
+  gpuMs?: number;
+  gflops?: number;
+  gbps?: number;
+  imagesPerSec?: number;
+  adapter: string;
+}
+
+export interface TimingOptions {
+  warmup: number;
+  repeats: number;
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+export async function timeOurs(ctx: GpuContext, p: Prepared, o: TimingOptions): Promise<{ ms: number; gpuMs?: number }> {
+  const once = () => scope(() => void p.run());
+  for (let i = 0; i < o.warmup; i++) {
+    once();
+    await ctx.sync();
+  }
+  const wall: number[] = [];
+  const gpu: number[] = [];
+  for (let i = 0; i < o.repeats; i++) {
+    await ctx.sync();
+    const timed = ctx.startGpuTimer();
+    const t0 = performance.now();
+    once();
+    await ctx.sync();
+    wall.push(performance.now() - t0);
+    if (timed) {
+      const g = await ctx.stopGpuTimer();
+      if (g !== null) gpu.push(g);
+    }
+  }
+  return { ms: median(wall), ...(gpu.length ? { gpuMs: median(gpu) } : {}) };
+}
+
+export function row(c: BenchCase, impl: string, adapter: string, t: { ms: number; gpuMs?: number }): BenchRow {
+  const ms = t.ms; // wall clock: conservative, and what the tfjs comparison uses too
+  const r: BenchRow = { bench: c.bench, shape: c.shape, impl, ms: round(t.ms), adapter };
+  if (t.gpuMs !== undefined) r.gpuMs = round(t.gpuMs);
+  if (c.flops) r.gflops = round(c.flops / ms / 1e6);
+  if (c.bytes) r.gbps = round(c.bytes / ms / 1e6);
+  if (c.images) r.imagesPerSec = round((c.images * 1000) / t.ms);
+  return r;
+}
+
+function round(x: number): number {
+  return Number(x.toPrecision(4));
+}
+
+export function adapterName(ctx: GpuContext): string {
+  return ctx.adapter.description || `${ctx.adapter.vendor} ${ctx.adapter.device}`.trim() || 'unknown adapter';
+}
+
+export function printTable(rows: BenchRow[]): void {
+  const cols: [string, (r: BenchRow) => string][] = [
+    ['bench', (r) => r.bench],
+    ['shape', (r) => r.shape],
+    ['impl', (r) => r.impl],
+    ['ms', (r) => r.ms.toString()],
+    ['gpu ms', (r) => r.gpuMs?.toString() ?? ''],
+    ['GFLOP/s', (r) => r.gflops?.toString() ?? ''],
+    ['GB/s', (r) => r.gbps?.toString() ?? ''],
+    ['images/s', (r) => r.imagesPerSec?.toString() ?? ''],
+  ];
+  const used = cols.filter(([, f]) => rows.some((r) => f(r) !== ''));
+  const widths = used.map(([h, f]) => Math.max(h.length, ...rows.map((r) => f(r).length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
+  console.log(line(used.map(([h]) => h)));
+  console.log(line(widths.map((w) => '-'.repeat(w))));
+  for (const r of rows) console.log(line(used.map(([, f]) => f(r))));
+}
