@@ -9,6 +9,10 @@ import { loadTfjs, shutdownTfjs, tfjsAdapter, timeTfjs } from './tfjs';
 type Suite = { cases(options: { quick: boolean }): BenchCase[] | Promise<BenchCase[]> };
 
 const SUITES: Record<string, () => Promise<Suite>> = {
+  matmul: () => import('./suites/matmul'),
+  bmm: () => import('./suites/bmm'),
+  softmax: () => import('./suites/softmax'),
+  conv2d: () => import('./suites/conv2d'),
 };
 
 const { values, positionals } = parseArgs({

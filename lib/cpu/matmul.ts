@@ -1,0 +1,2 @@
+// PLACEHOLDER: the CPU reference of these ops is being written.
+export {};
