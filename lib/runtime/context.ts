@@ -56,8 +56,10 @@ export class GpuContext {
   readonly features: ReadonlySet<string>;
   readonly limits: GPUSupportedLimits;
   readonly adapter: AdapterDescription;
-  /** Subgroup size when the device has subgroups of one fixed size, else null. */
-  readonly subgroupSize: number | null;
+  /** Subgroup size of the hardware when it has subgroups of one fixed size, else null. */
+  readonly hardwareSubgroupSize: number | null;
+  /** Set false to make ops pick their kernels without subgroups (tests do, to cover both paths). */
+  useSubgroups = true;
   readonly storage: BufferPool;
   readonly pipelines: PipelineCache;
   debug: boolean;
@@ -94,7 +96,7 @@ export class GpuContext {
       description: info.description ?? '',
     };
     const { subgroupMinSize: min, subgroupMaxSize: max } = info;
-    this.subgroupSize = this.features.has('subgroups') && min && min === max ? min : null;
+    this.hardwareSubgroupSize = this.features.has('subgroups') && min && min === max ? min : null;
     this.debug = options.debug ?? false;
     this.maxDispatchesPerSubmit = options.maxDispatchesPerSubmit ?? 4096;
     const forget = (buffer: GPUBuffer) => this.forgetBuffer(buffer);
@@ -109,6 +111,11 @@ export class GpuContext {
     void device.lost.then((info) => {
       if (!this.destroyed) this.failure ??= new Error(`GPU device lost (${info.reason}): ${info.message}`);
     });
+  }
+
+  /** The subgroup size kernels may rely on, or null: choose a kernel without subgroups. */
+  get subgroupSize(): number | null {
+    return this.useSubgroups ? this.hardwareSubgroupSize : null;
   }
 
   /** Throws the first GPU error seen so far (compile errors, validation errors, device loss). */
