@@ -233,3 +233,24 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     dispatch: (u) => [Math.min(MAX_GROUPS * 4, groupsFor(Number(u.n), WG * 4)), 1, 1],
   };
 }
+
+/** In place y = y + alpha·x on vec4s (axpy). Bindings: y (read_write), x. Uniforms: n4, alpha. */
+export function axpyKernel(): KernelSpec {
+  const uniforms: UniformField[] = [
+    { name: 'n4', type: 'u32' },
+    { name: 'alpha', type: 'f32' },
+  ];
+  const bindings = [
+    { name: 'y', access: 'read_write' as const, type: 'array<vec4<f32>>' },
+    { name: 'x', access: 'read' as const, type: 'array<vec4<f32>>' },
+  ];
+  const code = /* wgsl */ `
+${paramsStruct(uniforms)}
+${bindingDecls(bindings, true)}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let stride = groups.x * ${WG}u;
+  for (var i = gid.x; i < p.n4; i += stride) { y[i] = fma(vec4<f32>(p.alpha), x[i], y[i]); }
+}`;
+  return { key: 'axpy', name: 'axpy', code, bindings: ['read_write', 'read'], uniforms, dispatch: (u) => gridStrideDispatch(Number(u.n4)) };
+}

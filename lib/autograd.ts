@@ -9,6 +9,7 @@
 // Nodes are reference counted by the tensors that point at them and by their child nodes, so
 // disposing the outputs of a forward pass that is never differentiated frees its graph too.
 import { isGradEnabled, scope, untrack, withGrad } from './state';
+import { fmt } from './ops/util';
 import type { Tensor } from './tensor';
 
 /** Computes the gradients of an op's inputs from the gradient of its output (null: no gradient). */
@@ -22,6 +23,11 @@ interface Edge {
 export class GradNode {
   private refs = 0;
   private spent = false;
+
+  /** True once backward() has run through this node (its saved tensors are gone). */
+  get isSpent(): boolean {
+    return this.spent;
+  }
 
   constructor(
     readonly name: string,
@@ -121,49 +127,65 @@ export function backward(root: Tensor, gradient?: Tensor): void {
   if (gradient) {
     gradient.assertAlive('backward');
     if (gradient.shape.join() !== root.shape.join()) {
-      throw new Error(`backward: gradient of shape [${gradient.shape}] given for a tensor of shape [${root.shape}]`);
+      throw new Error(`backward: gradient of shape ${fmt(gradient.shape)} given for a tensor of shape ${fmt(root.shape)}`);
     }
   } else if (root.size !== 1) {
     throw new Error(
-      `backward: called on a tensor of shape [${root.shape}] without a gradient; pass a gradient of that shape or reduce to a scalar`,
+      `backward: called on a tensor of shape ${fmt(root.shape)} without a gradient; pass a gradient of that shape or reduce to a scalar`,
     );
+  }
+  const rootNode = root.gradNode;
+  if (rootNode?.isSpent) {
+    throw new Error(`backward: the graph through '${rootNode.name}' was already freed by an earlier backward()`);
   }
   withGrad(false, () => {
     const seed = gradient ? gradient.handle() : root.onesLike();
-    const rootNode = root.gradNode;
     if (!rootNode) {
       root.accumulateGrad(seed);
       return;
     }
     const pending = new Map<GradNode, Tensor>([[rootNode, seed]]);
-    for (const node of topologicalOrder(rootNode)) {
-      const g = pending.get(node);
-      if (!g) continue;
-      pending.delete(node);
+    try {
+      propagate(rootNode, pending);
+    } finally {
+      for (const g of pending.values()) g.dispose();
+    }
+  });
+}
+
+/** Walks the graph from rootNode; `pending` holds the gradients not yet consumed (freed by the caller). */
+function propagate(rootNode: GradNode, pending: Map<GradNode, Tensor>): void {
+  for (const node of topologicalOrder(rootNode)) {
+    const g = pending.get(node);
+    if (!g) continue;
+    pending.delete(node);
+    let inputGrads: (Tensor | null)[];
+    try {
       const returned = new Set<Tensor>();
-      const inputGrads = scope(() => node.run(g)).map((gi) => {
+      inputGrads = scope(() => node.run(g)).map((gi) => {
         // A rule may pass `g` (or one tensor) on to several inputs: give each its own handle.
         if (!gi) return null;
         const own = gi === g || returned.has(gi) ? gi.handle() : gi;
         returned.add(gi);
         return own;
       });
+    } finally {
       g.dispose();
       node.freeSaved();
-      node.edges.forEach((edge, i) => {
-        const gi = inputGrads[i];
-        if (!gi) return;
-        if (!edge) {
-          gi.dispose();
-          return;
-        }
-        if (edge.leaf) {
-          edge.leaf.accumulateGrad(gi);
-          return;
-        }
-        const existing = pending.get(edge.node!);
-        pending.set(edge.node!, existing ? addGradients(existing, gi) : gi);
-      });
     }
-  });
+    node.edges.forEach((edge, i) => {
+      const gi = inputGrads[i];
+      if (!gi) return;
+      if (!edge) {
+        gi.dispose();
+        return;
+      }
+      if (edge.leaf) {
+        edge.leaf.accumulateGrad(gi);
+        return;
+      }
+      const existing = pending.get(edge.node!);
+      pending.set(edge.node!, existing ? addGradients(existing, gi) : gi);
+    });
+  }
 }

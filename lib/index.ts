@@ -3,7 +3,8 @@
 // from 'wgtensor/node').
 export { Tensor, liveTensorCount } from './tensor';
 export { Storage } from './storage';
-export { zeros, ones, full, fromArray, scalar, arange, rand, randn } from './ops/creation';
+export { zeros, ones, full, fromArray, fromBytes, empty, scalar, arange, rand, randn } from './ops/creation';
+export { rangeOf as bufferRange } from './ops/util';
 export type { CreateOptions, RandomOptions } from './ops/creation';
 export { add, sub, mul, div, maximum, minimum, neg, exp, log, sqrt, rsqrt, abs, relu, pow } from './ops/elementwise';
 export { sum, mean, max } from './ops/reduce';
@@ -27,3 +28,6 @@ export type { RequestOptions } from './runtime/device';
 export { Generator, manualSeed, defaultGenerator } from './random';
 export type { GeneratorState } from './random';
 export type { KernelSpec, UniformField, Access } from '../kernels/spec';
+export { addScaledInPlace, copyInPlace, mulInPlace, zeroInPlace } from './ops/inplace';
+export * from './nn/index';
+export * from './optim/index';

@@ -123,6 +123,13 @@ export class Tensor {
     this.grad = sum;
   }
 
+  /** @internal Points this handle at another storage of the same size (used to pack parameters). */
+  rebindStorage(storage: Storage): void {
+    const old = this.storage;
+    this.storageRef = storage;
+    old.release();
+  }
+
   /** Drops the accumulated gradient. */
   zeroGrad(): void {
     this.grad?.dispose();

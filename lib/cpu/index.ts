@@ -10,3 +10,4 @@ export * from './normalize';
 export * from './conv';
 export * from './batchnorm';
 export * from './pool';
+export * from './optim';

@@ -101,3 +101,23 @@ export function randn(shape: readonly number[], options: RandomOptions & { mean?
   for (let i = 0; i < data.length; i++) data[i] = mean + std * g.normal();
   return fromArray(data, shape, options);
 }
+
+/** A tensor with undefined contents (for kernels that write every element). */
+export function empty(shape: readonly number[], options: CreateOptions = {}): Tensor {
+  return make('empty', shape, options);
+}
+
+/**
+ * A 1-D tensor whose storage holds `data`'s raw bytes (e.g. packed uint8 pixels or u32 indices for a
+ * custom kernel), padded with zeros to whole 4-byte words. Its float values are meaningless.
+ */
+export function fromBytes(data: ArrayBufferView, options: CreateOptions = {}): Tensor {
+  const words = Math.ceil(data.byteLength / 4);
+  const t = make('fromBytes', [words], options);
+  if (words === 0) return t;
+  const bytes = new Uint8Array(words * 4);
+  bytes.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  const range = rangeOf(t);
+  t.ctx.upload({ buffer: range.buffer, offset: range.offset, size: bytes.byteLength }, bytes);
+  return t;
+}

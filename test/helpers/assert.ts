@@ -58,3 +58,18 @@ export function assertThrows(fn: () => unknown, ...patterns: (string | RegExp)[]
     if (!ok) throw new Error(`error message "${error.message}" does not match ${String(p)}`);
   }
 }
+
+/** Awaits fn() and checks that it rejects (or throws) with an error matching every pattern. */
+export async function assertRejects(fn: () => Promise<unknown>, ...patterns: (string | RegExp)[]): Promise<void> {
+  let error: unknown;
+  try {
+    await fn();
+  } catch (e) {
+    error = e;
+  }
+  if (!(error instanceof Error)) throw new Error(`expected a rejection matching ${patterns.join(', ')}; none came`);
+  for (const p of patterns) {
+    const ok = typeof p === 'string' ? error.message.includes(p) : p.test(error.message);
+    if (!ok) throw new Error(`error message "${error.message}" does not match ${String(p)}`);
+  }
+}
