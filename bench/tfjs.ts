@@ -24,7 +24,7 @@ export function loadTfjs(): Promise<TfModule> {
 async function tfSync(tf: TfModule): Promise<void> {
   const backend = tf.backend();
   backend.endComputePassEncoder();
-  backend.submitQueue();
+  if (backend.commandEncoder) backend.submitQueue(); // nothing recorded since the last submit: no encoder
   await backend.device.queue.onSubmittedWorkDone();
 }
 

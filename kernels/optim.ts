@@ -23,7 +23,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let stride = groups.x * ${WG}u;
   for (var i = gid.x; i < p.n4; i += stride) {`;
 
-/** Bindings: params (rw), grads, momentum buffer (rw; bound but unused when momentum is off). */
+/** Bindings: params (rw), grads, and with momentum the momentum buffer (rw). */
 export function sgdKernel(config: { momentum: boolean; nesterov: boolean }): KernelSpec {
   const uniforms: UniformField[] = [
     { name: 'n4', type: 'u32' },
@@ -36,7 +36,7 @@ export function sgdKernel(config: { momentum: boolean; nesterov: boolean }): Ker
   const bindings = [
     { name: 'param', access: 'read_write' as const, type: vec4Array },
     { name: 'grad', access: 'read' as const, type: vec4Array },
-    { name: 'buf', access: 'read_write' as const, type: vec4Array },
+    ...(config.momentum ? [{ name: 'buf', access: 'read_write' as const, type: vec4Array }] : []),
   ];
   const step = !config.momentum
     ? 'let step = g;'

@@ -33,8 +33,8 @@ export class SGD extends Optimizer {
 
   protected update(s: Segment): void {
     const useMomentum = this.momentum !== 0;
-    const buf = useMomentum ? s.state[0]! : s.param; // bound but not read when momentum is off
-    s.param.ctx.run(sgdK({ momentum: useMomentum, nesterov: this.nesterov }), [rangeOf(s.param), rangeOf(s.grad), rangeOf(buf)], {
+    const buffers = [rangeOf(s.param), rangeOf(s.grad), ...(useMomentum ? [rangeOf(s.state[0]!)] : [])];
+    s.param.ctx.run(sgdK({ momentum: useMomentum, nesterov: this.nesterov }), buffers, {
       n4: vec4Count(s.param),
       first: this.stepCount === 1 ? 1 : 0,
       lr: this.lr,
