@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { initNode, shutdown } from '../lib/node';
 import { adapterName, printTable, row, timeOurs, type BenchCase, type BenchRow, type TfModule } from './harness';
 import { loadTfjs, shutdownTfjs, tfjsAdapter, timeTfjs } from './tfjs';
+import { timeTorch, torchAvailable } from './torch';
 
 type Suite = { cases(options: { quick: boolean }): BenchCase[] | Promise<BenchCase[]> };
 
@@ -13,6 +14,8 @@ const SUITES: Record<string, () => Promise<Suite>> = {
   bmm: () => import('./suites/bmm'),
   softmax: () => import('./suites/softmax'),
   conv2d: () => import('./suites/conv2d'),
+  'resnet18-step': () => import('./suites/resnet18-step'),
+  augment: () => import('./suites/augment'),
 };
 
 const { values, positionals } = parseArgs({
@@ -44,9 +47,14 @@ const emit = (r: BenchRow) => {
 
 try {
   if (compare) tf = await loadTfjs();
+  const withTorch = compare && torchAvailable();
+  if (compare && !withTorch) console.error('PyTorch (python3-torch for /usr/bin/python3) is not installed: no CPU comparison');
   for (const name of names) {
     const suite = await SUITES[name]!();
-    for (const c of await suite.cases({ quick: values.quick })) {
+    const cases = await suite.cases({ quick: values.quick });
+    const torchSpecs = cases.flatMap((c) => (c.torch ? [c.torch] : []));
+    const torchMs = withTorch && torchSpecs.length ? timeTorch(torchSpecs, timing.repeats) : new Map<string, number>();
+    for (const c of cases) {
       const prepared = c.ours(ctx);
       const ours = row(c, 'ours', adapter, await timeOurs(ctx, prepared, timing));
       prepared.dispose();
@@ -59,6 +67,13 @@ try {
         const ratio = t.ms / ours.ms;
         if (values.json) console.log(JSON.stringify({ bench: c.bench, shape: c.shape, ratio: Number(ratio.toFixed(2)), adapter }));
         else process.stderr.write(`${c.bench} ${c.shape}: ours ${ours.ms} ms, tfjs ${t.ms} ms, ${ratio.toFixed(2)}x\n`);
+      }
+      const torch = c.torch ? torchMs.get(c.torch) : undefined;
+      if (torch !== undefined) {
+        emit(row(c, 'pytorch-cpu', 'CPU (2 threads)', { ms: torch }));
+        const ratio = torch / ours.ms;
+        if (values.json) console.log(JSON.stringify({ bench: c.bench, shape: c.shape, torchRatio: Number(ratio.toFixed(2)), adapter }));
+        else process.stderr.write(`${c.bench} ${c.shape}: ours ${ours.ms} ms, pytorch-cpu ${torch.toFixed(1)} ms, ${ratio.toFixed(2)}x\n`);
       }
     }
   }

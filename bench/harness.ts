@@ -22,6 +22,8 @@ export interface BenchCase {
   images?: number;
   ours(ctx: GpuContext): Prepared;
   tfjs?(tf: TfModule): Prepared;
+  /** The same work for bench/torch_cpu.py (PyTorch on the CPU), e.g. 'resnet18-step:cifar:32:32'. */
+  torch?: string;
 }
 
 // The subset of @tensorflow/tfjs-core the suites use; typed loosely so tfjs stays optional.
