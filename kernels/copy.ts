@@ -90,3 +90,78 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     dispatch: (u) => [Math.min(1024, groupsFor(Number(u.n), WG * 4)), 1, 1],
   };
 }
+
+/**
+ * gatherRows: out[r, c] = x[index[r], c] for r < rows, c < cols, where index is a u32 array. Its
+ * gradient is segmentSumRows below. Indices are checked on the CPU before the launch.
+ */
+export function gatherRowsKernel(): KernelSpec {
+  const uniforms: UniformField[] = [
+    { name: 'rows', type: 'u32' },
+    { name: 'cols', type: 'u32' },
+  ];
+  const bindings = [
+    { name: 'x', access: 'read' as const },
+    { name: 'index', access: 'read' as const, type: 'array<u32>' },
+    { name: 'out', access: 'read_write' as const },
+  ];
+  const code = /* wgsl */ `
+${paramsStruct(uniforms)}
+${bindingDecls(bindings, true)}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let stride = groups.x * ${WG}u;
+  for (var i = gid.x; i < p.rows * p.cols; i += stride) {
+    let r = i / p.cols;
+    out[i] = x[index[r] * p.cols + (i - r * p.cols)];
+  }
+}`;
+  return {
+    key: 'gatherRows',
+    name: 'gatherRows',
+    code,
+    bindings: bindings.map((b) => b.access),
+    uniforms,
+    dispatch: (u) => [Math.min(1024, groupsFor(Number(u.rows) * Number(u.cols), WG * 4)), 1, 1],
+  };
+}
+
+/**
+ * segmentSumRows (the gradient of gatherRows): out[s, c] = Σ_{t in [start[s], start[s+1])} g[order[t], c]
+ * for s < rows, where (start, order) list, for each destination row s, the source rows to add — a
+ * CSR layout built on the CPU from the gather's index. Rows nobody gathered get 0.
+ */
+export function segmentSumRowsKernel(): KernelSpec {
+  const uniforms: UniformField[] = [
+    { name: 'rows', type: 'u32' },
+    { name: 'cols', type: 'u32' },
+  ];
+  const bindings = [
+    { name: 'g', access: 'read' as const },
+    { name: 'start', access: 'read' as const, type: 'array<u32>' },
+    { name: 'order', access: 'read' as const, type: 'array<u32>' },
+    { name: 'out', access: 'read_write' as const },
+  ];
+  const code = /* wgsl */ `
+${paramsStruct(uniforms)}
+${bindingDecls(bindings, true)}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let stride = groups.x * ${WG}u;
+  for (var i = gid.x; i < p.rows * p.cols; i += stride) {
+    let s = i / p.cols;
+    let c = i - s * p.cols;
+    var acc = 0.0;
+    for (var t = start[s]; t < start[s + 1u]; t++) { acc += g[order[t] * p.cols + c]; }
+    out[i] = acc;
+  }
+}`;
+  return {
+    key: 'segmentSumRows',
+    name: 'segmentSumRows',
+    code,
+    bindings: bindings.map((b) => b.access),
+    uniforms,
+    dispatch: (u) => [Math.min(1024, groupsFor(Number(u.rows) * Number(u.cols), WG * 4)), 1, 1],
+  };
+}

@@ -8,7 +8,7 @@ export { rangeOf as bufferRange } from './ops/util';
 export type { CreateOptions, RandomOptions } from './ops/creation';
 export { add, sub, mul, div, maximum, minimum, neg, exp, log, sqrt, rsqrt, abs, relu, pow } from './ops/elementwise';
 export { sum, mean, max } from './ops/reduce';
-export { reshape, flatten, permute, transpose, broadcastTo, slice, concat } from './ops/shape';
+export { reshape, flatten, permute, transpose, broadcastTo, slice, concat, gatherRows } from './ops/shape';
 export { matmul, bmm } from './ops/matmul';
 export type { MatmulOptions } from './ops/matmul';
 export { softmax, logSoftmax, crossEntropy } from './ops/softmax';

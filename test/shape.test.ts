@@ -1,7 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { concat, fromArray, type Tensor } from '../lib/index';
-import { refBroadcastTo, refConcat, refPermute, refSlice } from '../lib/cpu/index';
+import { concat, fromArray, gatherRows, type Tensor } from '../lib/index';
+import { assertThrows } from './helpers/assert';
+import { refBroadcastTo, refConcat, refGatherRows, refPermute, refSlice } from '../lib/cpu/index';
 import { checkOp } from './helpers/check';
 import './helpers/gpu';
 
@@ -96,6 +97,21 @@ test('concat along an axis, forward and backward to every input', async () => {
       forward: exact,
     });
   }
+});
+
+test('gatherRows: permutations, repeats and unused rows; gradient adds back into the source rows', async () => {
+  const cases: [number[], number[]][] = [
+    [[5, 3], [4, 0, 3, 1, 2]],
+    [[4, 2, 3], [1, 1, 3, 1]],
+    [[6], [5, 0]],
+    [[3, 7], [2]],
+  ];
+  for (const [shape, idx] of cases) {
+    await checkOp({ name: `gatherRows ${idx}`, shapes: [shape], gpu: (x) => gatherRows(x, idx), cpu: (x) => refGatherRows(x, idx), forward: exact });
+  }
+  const x = fromArray([1, 2, 3], [3]);
+  assertThrows(() => gatherRows(x, [0, 3]), 'gatherRows', 'index 3', '[0, 3)');
+  x.dispose();
 });
 
 test.run();

@@ -49,3 +49,10 @@ export function refConcat(xs: RefArray[], axis: number): RefArray {
   }
   return { data, shape };
 }
+
+export function refGatherRows(x: RefArray, indices: ArrayLike<number>): RefArray {
+  const cols = refSize(x.shape.slice(1));
+  const data = new Float64Array(indices.length * cols);
+  for (let r = 0; r < indices.length; r++) data.set(x.data.subarray(indices[r]! * cols, (indices[r]! + 1) * cols), r * cols);
+  return { data, shape: [indices.length, ...x.shape.slice(1)] };
+}

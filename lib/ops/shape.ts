@@ -1,15 +1,17 @@
 // Shape ops. reshape shares storage (tensors are always contiguous); permute/transpose and
 // broadcastTo run the strided copy kernel; slice and concat move blocks along one axis.
-import { blockCopyKernel, stridedCopyKernel } from '../../kernels/copy';
+import { blockCopyKernel, gatherRowsKernel, segmentSumRowsKernel, stridedCopyKernel } from '../../kernels/copy';
 import { MAX_RANK } from '../../kernels/elementwise';
 import { record } from '../autograd';
 import { checkShape, emptyTensor, shapeSize, type Tensor } from '../tensor';
-import { zeros } from './creation';
+import { fromBytes, zeros } from './creation';
 import { checkInputs, collapseAxes, fmt, memoKernel, normalizeAxis, padList, rangeOf, stridesOf } from './util';
 import { unbroadcast } from './elementwise';
 
 const stridedK = memoKernel(stridedCopyKernel);
 const blockK = memoKernel(blockCopyKernel);
+const gatherK = memoKernel(gatherRowsKernel);
+const segmentK = memoKernel(segmentSumRowsKernel);
 
 /** Same data, new shape; one axis may be -1 (inferred). */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
@@ -161,4 +163,41 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
   return record('concat', out, [...tensors], (g) =>
     tensors.map((t, i) => (t.requiresGrad ? slice(g, a, starts[i]!, starts[i]! + t.shape[a]!) : null)),
   );
+}
+
+/**
+ * Rows of x (along axis 0) picked by `indices` (CPU integers in [0, x.shape[0]); repeats allowed):
+ * out[r] = x[indices[r]]. The gradient adds each output row back into the row it came from.
+ */
+export function gatherRows(x: Tensor, indices: ArrayLike<number>): Tensor {
+  const ctx = checkInputs('gatherRows', x);
+  if (x.rank < 1) throw new Error('gatherRows: needs a tensor of rank 1 or more');
+  const n = x.shape[0]!;
+  const index = Uint32Array.from(indices, (v, r) => {
+    if (!Number.isInteger(v) || v < 0 || v >= n) {
+      throw new Error(`gatherRows: index ${v} at position ${r} is outside [0, ${n}) for a tensor of shape ${fmt(x.shape)}`);
+    }
+    return v;
+  });
+  const cols = shapeSize(x.shape.slice(1));
+  const out = emptyTensor(ctx, [index.length, ...x.shape.slice(1)]);
+  const indexT = fromBytes(index, { ctx });
+  ctx.run(gatherK(), [rangeOf(x), rangeOf(indexT), rangeOf(out)], { rows: index.length, cols });
+  indexT.dispose();
+  return record('gatherRows', out, [x], (g) => {
+    // CSR of the inverse map: for each source row, the output rows that read it.
+    const start = new Uint32Array(n + 1);
+    for (const v of index) start[v + 1]!++;
+    for (let r = 0; r < n; r++) start[r + 1]! += start[r]!;
+    const fill = start.slice(0, n);
+    const order = new Uint32Array(Math.max(1, index.length));
+    index.forEach((v, r) => (order[fill[v]!++] = r));
+    const gx = emptyTensor(ctx, x.shape);
+    const startT = fromBytes(start, { ctx });
+    const orderT = fromBytes(order, { ctx });
+    ctx.run(segmentK(), [rangeOf(g), rangeOf(startT), rangeOf(orderT), rangeOf(gx)], { rows: n, cols });
+    startT.dispose();
+    orderT.dispose();
+    return [gx];
+  });
 }
