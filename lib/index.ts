@@ -31,3 +31,6 @@ export type { KernelSpec, UniformField, Access } from '../kernels/spec';
 export { addScaledInPlace, copyInPlace, mulInPlace, zeroInPlace } from './ops/inplace';
 export * from './nn/index';
 export * from './optim/index';
+export { encodeSafetensors, decodeSafetensors } from './io/safetensors';
+export type { SafetensorsEntry, DecodedSafetensors, DecodedTensor } from './io/safetensors';
+export { saveSafetensors, loadSafetensors, withPrefix } from './io/checkpoint';

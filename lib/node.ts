@@ -6,6 +6,7 @@ import { create, globals } from 'webgpu';
 import { getContext, hasContext, requestContext, setContext, type GpuContext, type RequestOptions } from './index';
 
 export * from './index';
+export { writeFileAtomic } from './node-fs';
 
 let gpuHandle: GPU | null = null;
 

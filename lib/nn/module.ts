@@ -108,12 +108,8 @@ export abstract class Module {
     return out;
   }
 
-  /**
-   * Loads parameters and buffers. Every name and shape is checked before anything is written, so a
-   * mismatching state dict leaves the model untouched. With strict = false, missing and unexpected
-   * names are allowed (matching names must still have matching shapes).
-   */
-  loadStateDict(state: StateDict, options: { strict?: boolean } = {}): void {
+  /** Throws, listing every problem, unless `state` has the names and shapes loadStateDict needs. */
+  checkStateDict(state: StateDict, options: { strict?: boolean } = {}): void {
     const strict = options.strict ?? true;
     const own = new Map(this.namedState());
     const problems: string[] = [];
@@ -130,7 +126,16 @@ export abstract class Module {
     if (problems.length) {
       throw new Error(`loadStateDict: the state does not match the model; nothing was loaded:\n  ${problems.join('\n  ')}`);
     }
-    for (const [name, t] of own) {
+  }
+
+  /**
+   * Loads parameters and buffers. Every name and shape is checked before anything is written, so a
+   * mismatching state dict leaves the model untouched. With strict = false, missing and unexpected
+   * names are allowed (matching names must still have matching shapes).
+   */
+  loadStateDict(state: StateDict, options: { strict?: boolean } = {}): void {
+    this.checkStateDict(state, options);
+    for (const [name, t] of this.namedState()) {
       const entry = state.get(name);
       if (!entry) continue;
       const src = fromArray(entry.data, entry.shape, { ctx: t.ctx });

@@ -1,0 +1,37 @@
+// Model checkpoints as safetensors (float32, PyTorch state_dict names, BatchNorm running stats
+// included), as bytes: browser-clean. Node programs write them with writeFileAtomic (lib/node.ts).
+import type { Module, StateDict } from '../nn/module';
+import { decodeSafetensors, encodeSafetensors, type SafetensorsEntry } from './safetensors';
+
+/** Reads the model's parameters and buffers back and encodes them as a safetensors file. */
+export async function saveSafetensors(model: Module, metadata?: Record<string, string>): Promise<Uint8Array> {
+  const state = await model.stateDict();
+  const entries: SafetensorsEntry[] = [...state].map(([name, t]) => ({ name, shape: t.shape, data: t.data }));
+  return encodeSafetensors(entries, metadata);
+}
+
+/**
+ * Loads a safetensors file into the model. The file is fully validated (format, then every name and
+ * shape against the model) before any weight changes; a truncated, corrupt or mismatching file is
+ * refused with an error that says what is wrong. `num_batches_tracked` entries (PyTorch's BatchNorm
+ * counters, which this library does not keep) are ignored. Returns the file's metadata.
+ */
+export function loadSafetensors(model: Module, bytes: Uint8Array | ArrayBuffer, options: { strict?: boolean } = {}): Record<string, string> | null {
+  let decoded;
+  try {
+    decoded = decodeSafetensors(bytes);
+  } catch (error) {
+    throw new Error(`loadSafetensors: ${(error as Error).message}`);
+  }
+  const state: StateDict = new Map();
+  for (const [name, t] of decoded.tensors) if (!name.endsWith('num_batches_tracked')) state.set(name, t);
+  model.loadStateDict(state, options);
+  return decoded.metadata;
+}
+
+/** Splits a state dict by name prefix ("encoder_q." → a state dict without the prefix). */
+export function withPrefix(state: StateDict, prefix: string): StateDict {
+  const out: StateDict = new Map();
+  for (const [name, t] of state) if (name.startsWith(prefix)) out.set(name.slice(prefix.length), t);
+  return out;
+}

@@ -1,0 +1,135 @@
+// Training checkpoints: one safetensors file with both encoders (encoder_q.*, encoder_k.*, PyTorch
+// state_dict names), the optimizer state, the queue, and in its metadata the pointer, the random
+// generators' states, the position in training, the history and the configuration. Written
+// atomically; a truncated or foreign file is refused before anything is changed.
+import { readFileSync } from 'node:fs';
+import {
+  decodeSafetensors,
+  encodeSafetensors,
+  fromArray,
+  copyInPlace,
+  withPrefix,
+  writeFileAtomic,
+  type DecodedSafetensors,
+  type GeneratorState,
+  type Optimizer,
+  type SafetensorsEntry,
+} from '../lib/node';
+import type { MocoConfig } from './config';
+import type { LoaderState } from './data/loader';
+import type { MocoModel } from './model';
+
+export const CHECKPOINT_FORMAT = 'wgtensor-moco-checkpoint/1';
+
+export interface EpochRecord {
+  epoch: number;
+  loss: number;
+  lr: number;
+  seconds: number;
+  knn?: number;
+}
+
+export interface TrainingState {
+  /** Epochs completed; training continues with this epoch index. */
+  epoch: number;
+  /** Batches of `epoch` already trained (mid-epoch checkpoints). */
+  batchInEpoch: number;
+  globalStep: number;
+  ptr: number;
+  loader: LoaderState;
+  rng: GeneratorState;
+  optimizerSteps: number;
+  /** Sum of the losses of the current epoch's steps so far (for the epoch mean). */
+  epochLossSum: number;
+  history: EpochRecord[];
+  /** kNN accuracy of the encoder before training. */
+  initialKnn: number | null;
+}
+
+export interface CheckpointMeta {
+  format: string;
+  config: MocoConfig;
+  state: TrainingState;
+  savedAt: string;
+}
+
+export async function saveCheckpoint(path: string, model: MocoModel, optimizer: Optimizer, config: MocoConfig, state: TrainingState): Promise<void> {
+  const entries: SafetensorsEntry[] = [];
+  for (const [prefix, encoder] of [
+    ['encoder_q.', model.encoderQ],
+    ['encoder_k.', model.encoderK],
+  ] as const) {
+    for (const [name, t] of await encoder.stateDict()) entries.push({ name: prefix + name, shape: t.shape, data: t.data });
+  }
+  entries.push({ name: 'queue', shape: [...model.queue.shape], data: await model.queue.toArray() });
+  const optimizerState = optimizer.stateTensors();
+  for (let i = 0; i < optimizerState.length; i++) {
+    const t = optimizerState[i]!;
+    entries.push({ name: `optimizer.${i}`, shape: [...t.shape], data: await t.toArray() });
+  }
+  const meta: CheckpointMeta = { format: CHECKPOINT_FORMAT, config, state, savedAt: new Date().toISOString() };
+  writeFileAtomic(path, encodeSafetensors(entries, { moco: JSON.stringify(meta) }));
+}
+
+export interface LoadedCheckpoint {
+  meta: CheckpointMeta;
+  file: DecodedSafetensors;
+}
+
+/** Reads and validates a checkpoint file (format and metadata); throws a clear error otherwise. */
+export function readCheckpoint(path: string): LoadedCheckpoint {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (error) {
+    throw new Error(`checkpoint ${path}: cannot read it (${(error as Error).message})`);
+  }
+  let file: DecodedSafetensors;
+  try {
+    file = decodeSafetensors(bytes);
+  } catch (error) {
+    throw new Error(`checkpoint ${path} is corrupt or truncated: ${(error as Error).message}`);
+  }
+  const raw = file.metadata?.moco;
+  if (!raw) throw new Error(`checkpoint ${path}: not a MoCo training checkpoint (no "moco" metadata)`);
+  let meta: CheckpointMeta;
+  try {
+    meta = JSON.parse(raw) as CheckpointMeta;
+  } catch {
+    throw new Error(`checkpoint ${path}: its metadata is not valid JSON`);
+  }
+  if (meta.format !== CHECKPOINT_FORMAT) throw new Error(`checkpoint ${path}: format ${meta.format}, expected ${CHECKPOINT_FORMAT}`);
+  return { meta, file };
+}
+
+/**
+ * Puts a checkpoint's tensors into a model and optimizer built with the same configuration. Every
+ * name and shape is checked first (loadStateDict refuses a mismatch before writing), then written.
+ */
+export function restoreCheckpoint(loaded: LoadedCheckpoint, model: MocoModel, optimizer: Optimizer): void {
+  const t = loaded.file.tensors;
+  const need = (name: string, shape: readonly number[]) => {
+    const entry = t.get(name);
+    if (!entry) throw new Error(`checkpoint: missing ${name}`);
+    if (entry.shape.join() !== shape.join()) throw new Error(`checkpoint: ${name} has shape [${entry.shape}], expected [${shape}]`);
+    return entry;
+  };
+  const queue = need('queue', model.queue.shape);
+  const optimizerState = optimizer.stateTensors().map((s, i) => need(`optimizer.${i}`, s.shape));
+  // Validates both encoders' names and shapes before writing either.
+  const stateQ = withPrefix(t, 'encoder_q.');
+  const stateK = withPrefix(t, 'encoder_k.');
+  model.encoderQ.checkStateDict(stateQ);
+  model.encoderK.checkStateDict(stateK);
+  model.encoderQ.loadStateDict(stateQ);
+  model.encoderK.loadStateDict(stateK);
+  const write = (target: import('../lib/node').Tensor, data: Float32Array) => {
+    const src = fromArray(data, target.shape, { ctx: target.ctx });
+    copyInPlace(target, src);
+    src.dispose();
+  };
+  write(model.queue, queue.data);
+  optimizer.stateTensors().forEach((s, i) => write(s, optimizerState[i]!.data));
+  model.ptr = loaded.meta.state.ptr;
+  optimizer.stepCount = loaded.meta.state.optimizerSteps;
+}

@@ -1,0 +1,213 @@
+// The trainer's configuration: the two presets of the issue, the options that override them, and
+// the checks that refuse a bad configuration before any work starts.
+import { MOCO_V2_AUGMENT, type AugmentConfig } from './augment/params';
+
+export type PresetName = 'mocov2' | 'seed';
+
+export interface MocoConfig {
+  preset: PresetName;
+  /** ImageFolder root; null = the shipped Imagenette sample. */
+  data: string | null;
+  imageSize: number;
+  stem: 'cifar' | 'imagenet';
+  /** Hidden widths of the projection head (512 → ...hidden → dim, ReLU between); [] = one Linear. */
+  headHidden: number[];
+  dim: number;
+  /** Queue length K (a multiple of the batch size). */
+  queueSize: number;
+  /** Key-encoder momentum m. */
+  momentum: number;
+  temperature: number;
+  symmetric: boolean;
+  /** Ghost-batch BN groups in both encoders (emulates per-GPU BN); keys are also shuffled. */
+  bnSplits: number;
+  /** 'random': randn rows normalised (official); 'keys': filled with real keys before training (seed). */
+  queueInit: 'random' | 'keys';
+  optimizer: 'sgd' | 'adam';
+  lr: number;
+  /** Final learning rate of the cosine schedule. */
+  minLr: number;
+  /** 'epoch': lr changes once per epoch (official MoCo); 'step': every step. */
+  scheduleBy: 'epoch' | 'step';
+  sgdMomentum: number;
+  weightDecay: number;
+  batchSize: number;
+  epochs: number;
+  augment: AugmentConfig;
+  knnEvery: number;
+  knnK: number;
+  knnT: number;
+  /** Features used for kNN and plots: the 512-d backbone or the head's output. */
+  knnFeatures: 'backbone' | 'head';
+  seed: number;
+  out: string;
+  cacheDir: string;
+  checkpointMinutes: number;
+  /** Read the loss back every this many steps (for the progress display and the NaN check). */
+  logEvery: number;
+}
+
+/** Values a preset fixes; the rest come from the data (see resolveConfig). */
+interface Preset {
+  headHidden: number[];
+  dim: number;
+  queueSize: number;
+  momentum: number;
+  temperature: number;
+  queueInit: 'random' | 'keys';
+  optimizer: 'sgd' | 'adam';
+  /** Learning rate at batch 256 (scaled linearly with the batch for SGD). */
+  lr256: number;
+  minLr: number;
+  scheduleBy: 'epoch' | 'step';
+  weightDecay: number;
+  batchSize: number;
+  epochs: number;
+}
+
+export const PRESETS: Record<PresetName, Preset> = {
+  // Official MoCo v2 (--mlp --moco-t 0.2 --aug-plus --cos), with K 4096 and m 0.99 as lightly and the
+  // official CIFAR demo use for ~10k-image datasets.
+  mocov2: {
+    headHidden: [512],
+    dim: 128,
+    queueSize: 4096,
+    momentum: 0.99,
+    temperature: 0.2,
+    queueInit: 'random',
+    optimizer: 'sgd',
+    lr256: 0.03,
+    minLr: 0,
+    scheduleBy: 'epoch',
+    weightDecay: 1e-4,
+    batchSize: 256,
+    epochs: 200,
+  },
+  // The seed article (Analytics Vidhya, 2020): head 512→100→50→25, τ 0.05, K 8192, m 0.999, batch 256,
+  // Adam lr 1e-3 decaying to 1e-5, weight decay 1e-6, queue pre-filled with real keys.
+  seed: {
+    headHidden: [100, 50],
+    dim: 25,
+    queueSize: 8192,
+    momentum: 0.999,
+    temperature: 0.05,
+    queueInit: 'keys',
+    optimizer: 'adam',
+    lr256: 1e-3,
+    minLr: 1e-5,
+    scheduleBy: 'step',
+    weightDecay: 1e-6,
+    batchSize: 256,
+    epochs: 200,
+  },
+};
+
+/** Options as given on the command line (undefined = not given). */
+export type ConfigOverrides = Partial<Omit<MocoConfig, 'augment'>> & { augment?: Partial<AugmentConfig> };
+
+export interface DatasetFacts {
+  trainSize: number;
+  numClasses: number;
+}
+
+const pow2Floor = (x: number) => 2 ** Math.floor(Math.log2(Math.max(1, x)));
+
+/**
+ * Fills in every value: overrides win, then the preset, then defaults that depend on the data —
+ * batch ≤ 1/8 of the training set (at least 8 steps an epoch), K ≤ half the training set (a queue
+ * longer than the data set would hold several keys of the same image as negatives).
+ * Returns the config and notes on the values chosen for the data.
+ */
+export function resolveConfig(o: ConfigOverrides, facts: DatasetFacts): { config: MocoConfig; notes: string[] } {
+  const preset = PRESETS[o.preset ?? 'mocov2'];
+  const notes: string[] = [];
+  const imageSize = o.imageSize ?? 64;
+  const batchSize = o.batchSize ?? Math.min(preset.batchSize, Math.max(2, pow2Floor(facts.trainSize / 8)));
+  if (o.batchSize === undefined && batchSize !== preset.batchSize) {
+    notes.push(`batch size ${batchSize} (the preset's ${preset.batchSize} capped at 1/8 of ${facts.trainSize} training images)`);
+  }
+  let queueSize = o.queueSize;
+  if (queueSize === undefined) {
+    const fit = Math.floor(facts.trainSize / 2 / batchSize) * batchSize;
+    queueSize = Math.max(batchSize, Math.min(preset.queueSize, fit));
+    if (queueSize !== preset.queueSize) notes.push(`queue K ${queueSize} (the preset's ${preset.queueSize} capped at half the training set)`);
+  }
+  const lr = o.lr ?? (preset.optimizer === 'sgd' ? (preset.lr256 * batchSize) / 256 : preset.lr256);
+  const config: MocoConfig = {
+    preset: o.preset ?? 'mocov2',
+    data: o.data ?? null,
+    imageSize,
+    stem: o.stem ?? (imageSize <= 32 ? 'cifar' : 'imagenet'),
+    headHidden: o.headHidden ?? preset.headHidden,
+    dim: o.dim ?? preset.dim,
+    queueSize,
+    momentum: o.momentum ?? preset.momentum,
+    temperature: o.temperature ?? preset.temperature,
+    symmetric: o.symmetric ?? false,
+    bnSplits: o.bnSplits ?? Math.min(8, Math.max(1, batchSize / 8)),
+    queueInit: o.queueInit ?? preset.queueInit,
+    optimizer: o.optimizer ?? preset.optimizer,
+    lr,
+    minLr: o.minLr ?? preset.minLr,
+    scheduleBy: o.scheduleBy ?? preset.scheduleBy,
+    sgdMomentum: o.sgdMomentum ?? 0.9,
+    weightDecay: o.weightDecay ?? preset.weightDecay,
+    batchSize,
+    epochs: o.epochs ?? preset.epochs,
+    augment: { ...MOCO_V2_AUGMENT, ...o.augment },
+    knnEvery: o.knnEvery ?? 10,
+    knnK: o.knnK ?? 200,
+    knnT: o.knnT ?? 0.1,
+    knnFeatures: o.knnFeatures ?? 'backbone',
+    seed: o.seed ?? 0,
+    out: o.out ?? 'runs/moco',
+    cacheDir: o.cacheDir ?? '.cache',
+    checkpointMinutes: o.checkpointMinutes ?? 10,
+    logEvery: o.logEvery ?? 10,
+  };
+  validateConfig(config, facts);
+  return { config, notes };
+}
+
+/** Refuses values the trainer cannot run with, naming the option. */
+export function validateConfig(c: MocoConfig, facts: DatasetFacts): void {
+  const fail = (msg: string) => {
+    throw new Error(`moco: ${msg}`);
+  };
+  const positiveInt = (name: string, v: number) => {
+    if (!Number.isInteger(v) || v <= 0) fail(`--${name} must be a positive integer, got ${v}`);
+  };
+  positiveInt('image-size', c.imageSize);
+  positiveInt('batch-size', c.batchSize);
+  positiveInt('epochs', c.epochs);
+  positiveInt('moco-k', c.queueSize);
+  positiveInt('moco-dim', c.dim);
+  positiveInt('bn-splits', c.bnSplits);
+  positiveInt('knn-every', c.knnEvery);
+  positiveInt('knn-k', c.knnK);
+  positiveInt('log-every', c.logEvery);
+  const minSize = c.stem === 'cifar' ? 8 : 32;
+  if (c.imageSize < minSize) {
+    fail(`--image-size ${c.imageSize} is too small for the ${c.stem} stem (ResNet-18 halves it ${c.stem === 'cifar' ? 3 : 5} times; at least ${minSize})`);
+  }
+  if (c.batchSize < 2) fail('--batch-size must be at least 2 (BatchNorm needs two samples)');
+  const keysPerStep = c.symmetric ? 2 * c.batchSize : c.batchSize;
+  if (c.queueSize % keysPerStep !== 0) {
+    fail(`--moco-k ${c.queueSize} is not a multiple of the ${keysPerStep} keys enqueued per step (batch ${c.batchSize}${c.symmetric ? ', symmetric' : ''})`);
+  }
+  if (c.batchSize % c.bnSplits !== 0 || c.batchSize / c.bnSplits < 2) {
+    fail(`--bn-splits ${c.bnSplits} must divide the batch size ${c.batchSize} into groups of at least 2`);
+  }
+  if (c.batchSize > facts.trainSize) fail(`--batch-size ${c.batchSize} is larger than the ${facts.trainSize} training images`);
+  if (!(c.momentum >= 0 && c.momentum < 1)) fail(`--moco-m must be in [0, 1), got ${c.momentum}`);
+  if (!(c.temperature > 0)) fail(`--moco-t must be > 0, got ${c.temperature}`);
+  if (!(c.lr > 0)) fail(`--lr must be > 0, got ${c.lr}`);
+  if (!(c.minLr >= 0 && c.minLr <= c.lr)) fail(`--min-lr must be in [0, lr], got ${c.minLr}`);
+  if (!(c.weightDecay >= 0)) fail(`--wd must be ≥ 0, got ${c.weightDecay}`);
+  if (!(c.knnT > 0)) fail(`--knn-t must be > 0, got ${c.knnT}`);
+  if (c.headHidden.some((h) => !Number.isInteger(h) || h <= 0)) fail(`--head must list positive widths, got ${c.headHidden.join(',')}`);
+  if (!(c.checkpointMinutes > 0)) fail(`--checkpoint-minutes must be > 0, got ${c.checkpointMinutes}`);
+  if (c.queueInit === 'keys' && c.queueSize > facts.trainSize * 4) {
+    fail(`--queue-init keys needs real keys for K ${c.queueSize}; the training set has only ${facts.trainSize} images`);
+  }
+}
