@@ -15,6 +15,7 @@ const SUITES: Record<string, () => Promise<Suite>> = {
   softmax: () => import('./suites/softmax'),
   conv2d: () => import('./suites/conv2d'),
   'resnet18-step': () => import('./suites/resnet18-step'),
+  bnpool: () => import('./suites/bnpool'),
   augment: () => import('./suites/augment'),
 };
 

@@ -34,3 +34,7 @@ export * from './optim/index';
 export { encodeSafetensors, decodeSafetensors } from './io/safetensors';
 export type { SafetensorsEntry, DecodedSafetensors, DecodedTensor } from './io/safetensors';
 export { saveSafetensors, loadSafetensors, withPrefix } from './io/checkpoint';
+export { batchNorm2d } from './ops/batchnorm';
+export type { BatchNormParams, BatchNormOptions as BatchNormOpOptions } from './ops/batchnorm';
+export { maxPool2d, globalAvgPool2d } from './ops/pool';
+export type { MaxPoolOptions, Size2 } from './ops/pool';
