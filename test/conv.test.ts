@@ -1,0 +1,312 @@
+import { test } from 'uvu';
+import { fromArray, liveTensorCount, type Tensor } from '../lib/index';
+import { refConv2d, refConv2dBackward, type RefArray } from '../lib/cpu/index';
+import { igemmDispatch } from '../kernels/conv2d';
+import {
+  conv2d,
+  conv2dBackwardInput,
+  conv2dBackwardWeight,
+  convLaunchLimits,
+  planWeightGradSplit,
+  type Conv2dOptions,
+} from '../lib/ops/conv';
+import { assertClose, assertThrows, type Tolerance } from './helpers/assert';
+import { caseGenerator, checkOp, randomArray } from './helpers/check';
+import { ctx } from './helpers/gpu';
+
+// Tolerances. Inputs and output gradients are N(0, 1) and weights N(0, 1/fan_in), so every output
+// is a sum of L products. Float32 summation of L terms of random sign errs by about
+// eps·√L·rms(result), so each comparison allows
+//   |gpu − ref| ≤ 1e-4·|ref| + 1e-6·√L·rms(ref)
+// with L the reduction length of that result: C·kh·kw for the forward, O·kh·kw for dX,
+// N·Ho·Wo for dW and db. Backward through finite differences (float64, tiny shapes): rtol 1e-4,
+// atol 1e-5.
+function tolerance(length: number, expected: Float64Array): Tolerance {
+  let sq = 0;
+  for (const v of expected) sq += v * v;
+  const rms = Math.sqrt(sq / Math.max(1, expected.length));
+  return { rtol: 1e-4, atol: 1e-6 * Math.sqrt(length) * Math.max(rms, 1e-3) };
+}
+
+interface Case {
+  x: [number, number, number, number];
+  w: [number, number, number, number];
+  stride?: number | [number, number];
+  padding?: number | [number, number];
+  bias?: boolean;
+}
+
+const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+const label = (c: Case) => `conv2d x[${c.x}] w[${c.w}] stride ${JSON.stringify(c.stride ?? 1)} padding ${JSON.stringify(c.padding ?? 0)}`;
+
+/** The kernel paths to cover: with subgroups (where the device has them) and without. */
+const PATHS = ctx.hardwareSubgroupSize ? [true, false] : [false];
+const pathName = (subgroups: boolean) => (subgroups ? 'subgroups' : 'no subgroups');
+
+/** Runs fn once per kernel path. */
+async function bothPaths(fn: (subgroups: boolean) => Promise<void>): Promise<void> {
+  try {
+    for (const subgroups of PATHS) {
+      ctx.useSubgroups = subgroups;
+      await fn(subgroups);
+    }
+  } finally {
+    ctx.useSubgroups = true;
+  }
+}
+
+/**
+ * Forward and (optionally) dX, dW, db on both kernel paths against the float64 CPU reference and
+ * its analytic backward, on fresh random inputs.
+ */
+async function checkAgainstReference(c: Case, backward: boolean): Promise<void> {
+  const g = caseGenerator();
+  const [n, ci] = c.x;
+  const [o, , kh, kw] = c.w;
+  const fan = ci * kh * kw;
+  const xs = randomArray(g, size(c.x));
+  const ws = randomArray(g, size(c.w), (r) => r.normal() / Math.sqrt(fan));
+  const bs = c.bias === false ? null : randomArray(g, o);
+  const options: Conv2dOptions = { stride: c.stride ?? 1, padding: c.padding ?? 0 };
+  const xRef: RefArray = { data: Float64Array.from(xs), shape: [...c.x] };
+  const wRef: RefArray = { data: Float64Array.from(ws), shape: [...c.w] };
+  const expected = refConv2d(xRef, wRef, bs ? { data: Float64Array.from(bs), shape: [o] } : null, options);
+  const [, , ho, wo] = expected.shape as [number, number, number, number];
+  const gys = randomArray(g, expected.data.length);
+  const grads = backward ? refConv2dBackward(xRef, wRef, { data: Float64Array.from(gys), shape: expected.shape }, options) : null;
+  const pixels = n * ho * wo;
+  await bothPaths(async (sg) => {
+    const before = liveTensorCount();
+    const name = `${label(c)} [${pathName(sg)}]`;
+    const x = fromArray(xs, c.x, { requiresGrad: backward });
+    const w = fromArray(ws, c.w, { requiresGrad: backward });
+    const b = bs ? fromArray(bs, [o], { requiresGrad: backward }) : null;
+    const tensors: Tensor[] = [x, w, ...(b ? [b] : [])];
+    try {
+      const y = conv2d(x, w, b, options);
+      tensors.push(y);
+      if (y.shape.join() !== expected.shape.join()) throw new Error(`${name}: output [${y.shape}], expected [${expected.shape}]`);
+      assertClose(await y.toArray(), expected.data, tolerance(fan, expected.data), `${name} forward`);
+      if (!grads) return;
+      const gy = fromArray(gys, y.shape);
+      tensors.push(gy);
+      y.backward(gy);
+      assertClose(await x.grad!.toArray(), grads.dx.data, tolerance(o * kh * kw, grads.dx.data), `${name} dX`);
+      assertClose(await w.grad!.toArray(), grads.dw.data, tolerance(pixels, grads.dw.data), `${name} dW`);
+      if (b) assertClose(await b.grad!.toArray(), grads.db.data, tolerance(pixels, grads.db.data), `${name} db`);
+    } finally {
+      tensors.forEach((t) => t.dispose());
+    }
+    if (liveTensorCount() !== before) throw new Error(`${name}: ${liveTensorCount() - before} tensors were left alive`);
+  });
+}
+
+// Odd sizes, primes, strides 1–3 (also non-square), padding 0–3 (also larger than the kernel),
+// kernels 1×1, 3×3, 4×4, 5×5, 7×7, 5×3, channels 1, 3, 5, 17, and the kernel tiles ± 1: the
+// GEMM rows (N·Ho·Wo = 191, 192, 193 for the wide subgroup kernel's 24-row subgroup tiles and
+// 192-row workgroups, 127, 128, 129 for the 64-row workgroups without subgroups, and 511, 512,
+// 513 for the narrow kernels),
+// the reduction (C·kh·kw = 7, 8, 9) and the columns (O = 63, 64, 65; 31 / 32 at the switch
+// between narrow and wide kernels; for dX the columns are C = 7, 8, 9 and for dW the rows are
+// C·kh·kw).
+const SWEEP: Case[] = [
+  { x: [1, 1, 1, 1], w: [1, 1, 1, 1] },
+  { x: [1, 1, 1, 1], w: [1, 1, 3, 3], padding: 1 },
+  { x: [2, 3, 7, 7], w: [5, 3, 3, 3], padding: 1 },
+  { x: [2, 3, 9, 9], w: [5, 3, 3, 3], stride: 2, padding: 1 },
+  { x: [1, 5, 13, 13], w: [17, 5, 7, 7], stride: 2, padding: 3 },
+  { x: [2, 17, 7, 9], w: [3, 17, 5, 3], padding: [2, 1] },
+  { x: [1, 7, 1, 127], w: [63, 7, 1, 1] },
+  { x: [1, 8, 8, 16], w: [64, 8, 1, 1], bias: false },
+  { x: [1, 9, 3, 43], w: [65, 9, 1, 1] },
+  { x: [1, 7, 1, 191], w: [64, 7, 1, 1] },
+  { x: [1, 8, 12, 16], w: [65, 8, 1, 1] },
+  { x: [1, 9, 1, 193], w: [63, 9, 1, 1] },
+  { x: [1, 1, 13, 11], w: [9, 1, 3, 3], padding: 1 },
+  { x: [2, 4, 11, 13], w: [9, 4, 3, 3], stride: [2, 1], padding: [0, 1] },
+  { x: [3, 2, 5, 5], w: [7, 2, 5, 5] },
+  { x: [1, 3, 10, 10], w: [4, 3, 4, 4], stride: 3, padding: 2 },
+  { x: [2, 16, 9, 9], w: [8, 16, 1, 1], stride: 2, bias: false },
+  { x: [1, 2, 4, 4], w: [3, 2, 3, 3], stride: 2, padding: 3 },
+  { x: [1, 1, 8, 8], w: [1, 1, 3, 3], stride: 2 },
+  { x: [1, 64, 6, 6], w: [32, 64, 3, 3], padding: 1 },
+  { x: [1, 2, 1, 511], w: [31, 2, 1, 1] },
+  { x: [1, 2, 8, 64], w: [5, 2, 1, 1], bias: false },
+  { x: [1, 2, 27, 19], w: [7, 2, 1, 1] },
+  { x: [1, 3, 5, 7], w: [32, 3, 3, 3], padding: 1 },
+];
+
+test('forward, dX, dW and db match the float64 reference on odd shapes (both kernel paths)', async () => {
+  for (const c of SWEEP) await checkAgainstReference(c, true);
+});
+
+/** Every convolution of ResNet-18 for an input of `size` pixels, at batch 2. */
+function resnetCases(stem: 'cifar' | 'imagenet'): Case[] {
+  const n = 2;
+  const list: Case[] =
+    stem === 'cifar'
+      ? [{ x: [n, 3, 32, 32], w: [64, 3, 3, 3], padding: 1, bias: false }]
+      : [{ x: [n, 3, 64, 64], w: [64, 3, 7, 7], stride: 2, padding: 3, bias: false }];
+  let h = stem === 'cifar' ? 32 : 16;
+  list.push({ x: [n, 64, h, h], w: [64, 64, 3, 3], padding: 1, bias: false });
+  let c = 64;
+  for (const o of [128, 256, 512]) {
+    list.push({ x: [n, c, h, h], w: [o, c, 3, 3], stride: 2, padding: 1, bias: false });
+    list.push({ x: [n, c, h, h], w: [o, c, 1, 1], stride: 2, bias: false });
+    h /= 2;
+    list.push({ x: [n, o, h, h], w: [o, o, 3, 3], padding: 1, bias: false });
+    c = o;
+  }
+  return list;
+}
+
+for (const stem of ['cifar', 'imagenet'] as const) {
+  test(`every ResNet-18 convolution (${stem} stem) at batch 2: forward, dX, dW vs the reference (both paths)`, async () => {
+    for (const c of resnetCases(stem)) await checkAgainstReference(c, true);
+  });
+}
+
+// Central finite differences of Σ w·conv2d(x, W, b) in float64 on tiny shapes.
+const FD_CASES: { shapes: number[][]; options: Conv2dOptions }[] = [
+  { shapes: [[1, 2, 5, 5], [3, 2, 3, 3], [3]], options: { padding: 1 } },
+  { shapes: [[1, 2, 6, 5], [2, 2, 3, 3], [2]], options: { stride: 2, padding: 1 } },
+  { shapes: [[2, 1, 4, 4], [2, 1, 1, 1], [2]], options: { stride: 2 } },
+  { shapes: [[1, 2, 5, 4], [2, 2, 3, 2], [2]], options: { stride: [2, 1], padding: [1, 0] } },
+  { shapes: [[1, 1, 7, 7], [2, 1, 7, 7], [2]], options: { stride: 2, padding: 3 } },
+];
+
+test('backward matches central finite differences (both paths)', async () => {
+  await bothPaths(async () => {
+    for (const { shapes, options } of FD_CASES) {
+      await checkOp({
+        name: `conv2d ${JSON.stringify(options)}`,
+        shapes,
+        gpu: (x, w, b) => conv2d(x, w, b, options),
+        cpu: (x, w, b) => refConv2d(x, w, b, options),
+        forward: { rtol: 1e-5, atol: 1e-5 },
+        backward: { rtol: 1e-4, atol: 1e-5 },
+      });
+    }
+  });
+});
+
+test('only the inputs that require a gradient get one, and only those gradients are computed', async () => {
+  const shapes = [[2, 3, 6, 6], [4, 3, 3, 3], [4]];
+  for (const requiresGrad of [[true, false, false], [false, true, false], [false, false, true], [false, true, true]]) {
+    await checkOp({
+      name: `conv2d requiresGrad ${requiresGrad}`,
+      shapes,
+      gpu: (x, w, b) => conv2d(x, w, b, { padding: 1 }),
+      cpu: (x, w, b) => refConv2d(x, w, b, { padding: 1 }),
+      requiresGrad,
+      forward: { rtol: 1e-5, atol: 1e-5 },
+      backward: { rtol: 1e-4, atol: 1e-5 },
+    });
+  }
+  // The backward of a conv whose weight needs no gradient runs fewer kernels than one where it does.
+  const dispatches = async (weightGrad: boolean) => {
+    const x = fromArray(new Float32Array(2 * 3 * 6 * 6).fill(0.5), [2, 3, 6, 6], { requiresGrad: true });
+    const w = fromArray(new Float32Array(4 * 3 * 9).fill(0.25), [4, 3, 3, 3], { requiresGrad: weightGrad });
+    const y = conv2d(x, w, null, { padding: 1 });
+    const g = y.onesLike();
+    await ctx.sync();
+    const start = ctx.stats().dispatches;
+    y.backward(g);
+    const count = ctx.stats().dispatches - start;
+    if (x.grad === null || (w.grad !== null) !== weightGrad) throw new Error('conv2d: gradients went to the wrong inputs');
+    [x, w, y, g].forEach((t) => t.dispose());
+    return count;
+  };
+  const onlyX = await dispatches(false);
+  const both = await dispatches(true);
+  if (!(onlyX < both)) throw new Error(`conv2d backward: ${onlyX} dispatches for dX alone, ${both} for dX and dW`);
+});
+
+test('dW splits its reduction when there are few output tiles, and the split result is exact', async () => {
+  // conv1 of the cifar stem at batch 8: 27 × 64 outputs of dW, a reduction over 8·32·32 pixels.
+  const c: Case = { x: [8, 3, 32, 32], w: [64, 3, 3, 3], padding: 1 };
+  await bothPaths(async (sg) => {
+    const splits = planWeightGradSplit(ctx, c.x, c.w, { padding: 1 });
+    if (splits < 2) throw new Error(`expected a split-K plan for dW of ${label(c)} [${pathName(sg)}], got ${splits} split(s)`);
+  });
+  await checkAgainstReference(c, true);
+});
+
+test('row groups past the grid limit fold into z (limit lowered to 1 so small tensors fold)', async () => {
+  // With one row group per launch in y, every GEMM below (forward, each dX phase, dW with a
+  // split reduction) runs several row groups through z: N·Ho·Wo = 1152 and 800 output pixels,
+  // 432 dW rows, all above the largest tile (512 rows), on the wide, narrow and plain kernels.
+  const saved = convLaunchLimits.maxGridY;
+  try {
+    convLaunchLimits.maxGridY = 1;
+    await checkAgainstReference({ x: [2, 48, 24, 24], w: [40, 48, 3, 3], padding: 1 }, true);
+    await checkAgainstReference({ x: [2, 8, 40, 40], w: [36, 8, 3, 3], stride: 2, padding: 1 }, true);
+    await checkAgainstReference({ x: [2, 4, 24, 24], w: [5, 4, 3, 3], padding: 1 }, true);
+  } finally {
+    convLaunchLimits.maxGridY = saved;
+  }
+});
+
+test('launch grids respect 65535 workgroups per dimension for huge GEMMs', () => {
+  for (const [rowsPerGroup, colsPerGroup] of [[192, 64], [512, 8], [64, 64]] as const) {
+    for (const [m, cols, splits] of [[1, 1, 1], [65535 * rowsPerGroup, 64, 1], [65535 * rowsPerGroup + 1, 512, 3], [4e9, 8, 2]]) {
+      const [x, y, z] = igemmDispatch(rowsPerGroup, colsPerGroup)({ m, cols, splits });
+      const rowGroups = Math.ceil(m / rowsPerGroup);
+      const ok = [x, y, z].every((d) => Number.isInteger(d) && d >= 1 && d <= 65535) && y * (z / splits) >= rowGroups && z % splits === 0;
+      if (!ok) throw new Error(`igemmDispatch(${rowsPerGroup}, ${colsPerGroup}) for m ${m}, cols ${cols}, splits ${splits}: grid [${x}, ${y}, ${z}]`);
+    }
+  }
+});
+
+test('conv2dBackwardInput / conv2dBackwardWeight called directly match the reference', async () => {
+  const g = caseGenerator();
+  const xShape = [2, 5, 9, 7];
+  const wShape = [6, 5, 3, 3];
+  const options: Conv2dOptions = { stride: 2, padding: 1 };
+  const ys = [2, 6, 5, 4];
+  const xs = randomArray(g, size(xShape));
+  const ws = randomArray(g, size(wShape));
+  const dys = randomArray(g, size(ys));
+  const ref = refConv2dBackward(
+    { data: Float64Array.from(xs), shape: xShape },
+    { data: Float64Array.from(ws), shape: wShape },
+    { data: Float64Array.from(dys), shape: ys },
+    options,
+  );
+  const x = fromArray(xs, xShape);
+  const w = fromArray(ws, wShape);
+  const dy = fromArray(dys, ys);
+  const dx = conv2dBackwardInput(dy, w, xShape, options);
+  const dw = conv2dBackwardWeight(dy, x, wShape, options);
+  assertClose(await dx.toArray(), ref.dx.data, tolerance(6 * 9, ref.dx.data), 'conv2dBackwardInput');
+  assertClose(await dw.toArray(), ref.dw.data, tolerance(2 * 5 * 4, ref.dw.data), 'conv2dBackwardWeight');
+  [x, w, dy, dx, dw].forEach((t) => t.dispose());
+});
+
+test('bad inputs throw errors that name the op and the shapes', () => {
+  const x = fromArray(new Float32Array(2 * 3 * 5 * 5), [2, 3, 5, 5]);
+  const w = fromArray(new Float32Array(4 * 3 * 3 * 3), [4, 3, 3, 3]);
+  const x3 = fromArray(new Float32Array(2 * 3 * 5), [2, 3, 5]);
+  const w2 = fromArray(new Float32Array(4 * 2 * 3 * 3), [4, 2, 3, 3]);
+  const big = fromArray(new Float32Array(1 * 3 * 7 * 7), [1, 3, 7, 7]);
+  const b3 = fromArray(new Float32Array(3), [3]);
+  const dead = fromArray(new Float32Array(4 * 3 * 3 * 3), [4, 3, 3, 3]);
+  dead.dispose();
+  try {
+    assertThrows(() => conv2d(x3, w), 'conv2d', '[N, C, H, W]', '[2, 3, 5]');
+    assertThrows(() => conv2d(x, x3), 'conv2d', '[O, C, kh, kw]', '[2, 3, 5]');
+    assertThrows(() => conv2d(x, w2), 'conv2d', '3 channels', '[4, 2, 3, 3]');
+    assertThrows(() => conv2d(x, big), 'conv2d', 'larger than the padded input', '[1, 3, 7, 7]', '[2, 3, 5, 5]');
+    assertThrows(() => conv2d(x, w, b3), 'conv2d', 'bias must be [4]', '[3]');
+    assertThrows(() => conv2d(x, w, null, { stride: 0 }), 'conv2d', 'stride');
+    assertThrows(() => conv2d(x, w, null, { padding: -1 }), 'conv2d', 'padding');
+    assertThrows(() => conv2d(x, w, null, { stride: 1.5 }), 'conv2d', 'stride');
+    assertThrows(() => conv2d(x, dead), 'conv2d', 'dispose');
+    assertThrows(() => conv2dBackwardInput(x, w, [2, 3, 5, 5]), 'conv2dBackwardInput', '[2, 3, 5, 5]', '[2, 4, 3, 3]');
+    assertThrows(() => conv2dBackwardWeight(x, x, [4, 3, 3, 3]), 'conv2dBackwardWeight', '[2, 3, 5, 5]', '[2, 4, 3, 3]');
+  } finally {
+    [x, w, x3, w2, big, b3].forEach((t) => t.dispose());
+  }
+});
+
+test.run();
