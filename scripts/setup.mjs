@@ -3,6 +3,8 @@
 // none on Debian/Ubuntu and we are root with apt, it installs Mesa's software Vulkan driver
 // (lavapipe) — from bookworm-backports on Debian 12, whose own Mesa is too old for Dawn — and says
 // so. Otherwise it exits 1 with the commands to run.
+// With --test-deps it also makes sure of what the tests use besides the GPU: Debian's PyTorch for
+// /usr/bin/python3 (the checkpoint interop tests run torchvision), installed the same way.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -45,9 +47,38 @@ function report(adapter) {
   if (!quiet) console.log(`WebGPU adapter: ${adapter.description || adapter.device} (${adapter.vendor}, ${adapter.architecture})`);
 }
 
+function hasTorch() {
+  return spawnSync('/usr/bin/python3', ['-c', 'import torch, torchvision'], { stdio: 'ignore' }).status === 0;
+}
+
+function ensureTestDeps() {
+  if (!process.argv.includes('--test-deps') || hasTorch()) return;
+  const packages = ['python3-torch', 'python3-torchvision', 'libopenblas0-pthread'];
+  const command = `apt-get install -y ${packages.join(' ')}`;
+  const root = process.platform === 'linux' && process.getuid?.() === 0 && existsSync('/usr/bin/apt-get');
+  if (!root) {
+    console.error(`The tests need PyTorch for /usr/bin/python3 (Debian's python3-torch, python3-torchvision). Run: ${command}`);
+    process.exit(1);
+  }
+  console.log(`Installing Debian's PyTorch for the interop tests (${packages.join(', ')})...`);
+  try {
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    execFileSync('apt-get', ['update', '-q'], { stdio: ['ignore', 'ignore', 'inherit'], env });
+    execFileSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...packages], { stdio: ['ignore', 'ignore', 'inherit'], env });
+  } catch (error) {
+    console.error(`Installing PyTorch failed: ${error.message}\nRun: ${command}`);
+    process.exit(1);
+  }
+  if (!hasTorch()) {
+    console.error('python3-torch was installed but `import torch, torchvision` still fails under /usr/bin/python3.');
+    process.exit(1);
+  }
+}
+
 let adapter = findAdapter();
 if (adapter) {
   report(adapter);
+  ensureTestDeps();
   process.exit(0);
 }
 
@@ -84,3 +115,4 @@ if (!adapter) {
 }
 console.log('Installed.');
 report(adapter);
+ensureTestDeps();
