@@ -5,9 +5,9 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Generator, initNode, shutdown } from '../lib/node';
+import { Generator, hasContext, initNode, shutdown } from '../lib/node';
 import { readCheckpoint } from './checkpoint';
-import { PRESETS, resolveConfig, type ConfigOverrides, type MocoConfig, type PresetName } from './config';
+import { ConfigError, PRESETS, resolveConfig, type ConfigOverrides, type MocoConfig, type PresetName } from './config';
 import { loadImageFolder, type ImageDataset } from './data/cache';
 import { scanImageFolder } from './data/image-folder';
 import { sampleRoot } from './data/sample';
@@ -307,6 +307,7 @@ async function evaluate(kind: string | undefined, v: Values): Promise<void> {
 
 export async function main(argv: string[]): Promise<number> {
   let code = 0;
+  const ownsContext = !hasContext(); // a caller that set up the GPU (a test) keeps it
   try {
     const { values, positionals } = parseCommandLine(argv);
     const [command, sub, ...rest] = positionals;
@@ -320,12 +321,12 @@ export async function main(argv: string[]): Promise<number> {
     else if (command === 'eval') await evaluate(sub, values);
     else throw new UsageError(`unknown command "${command}"; expected train, prepare or eval`);
   } catch (error) {
-    code = error instanceof UsageError ? 2 : 1;
+    code = error instanceof UsageError || error instanceof ConfigError ? 2 : 1;
     const message = error instanceof Error ? error.message : String(error);
     console.error(`moco: ${message.replace(/^moco: /, '')}`);
     if (!(error instanceof UsageError || error instanceof NonFiniteLossError) && process.env.MOCO_DEBUG) console.error(error);
   } finally {
-    shutdown();
+    if (ownsContext) shutdown();
   }
   return code;
 }

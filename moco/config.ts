@@ -169,10 +169,13 @@ export function resolveConfig(o: ConfigOverrides, facts: DatasetFacts): { config
   return { config, notes };
 }
 
+/** A configuration the trainer cannot run with (the CLI exits with code 2, like a usage error). */
+export class ConfigError extends Error {}
+
 /** Refuses values the trainer cannot run with, naming the option. */
 export function validateConfig(c: MocoConfig, facts: DatasetFacts): void {
   const fail = (msg: string) => {
-    throw new Error(`moco: ${msg}`);
+    throw new ConfigError(`moco: ${msg}`);
   };
   const positiveInt = (name: string, v: number) => {
     if (!Number.isInteger(v) || v <= 0) fail(`--${name} must be a positive integer, got ${v}`);

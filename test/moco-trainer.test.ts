@@ -1,0 +1,181 @@
+// The MoCo trainer end to end on a tiny ImageFolder: bad options refused before any work, exact
+// resume (the losses after --resume equal an uninterrupted run's), a clean stop on SIGINT that
+// saves a checkpoint, a NaN loss that stops training and keeps the last good checkpoint, and a
+// truncated checkpoint refused.
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { liveTensorCount } from '../lib/index';
+import { readCheckpoint } from '../moco/checkpoint';
+import { main } from '../moco/cli';
+import { resolveConfig, type ConfigOverrides, type MocoConfig } from '../moco/config';
+import { loadImageFolder, type ImageDataset } from '../moco/data/cache';
+import { sampleRoot } from '../moco/data/sample';
+import { KnnEvaluator } from '../moco/evaluator';
+import type { Progress } from '../moco/progress';
+import { NonFiniteLossError, Trainer } from '../moco/trainer';
+import { assertRejects, assertThrows } from './helpers/assert';
+import './helpers/gpu';
+
+const work = mkdtempSync(join(tmpdir(), 'wgtensor-moco-'));
+const dataDir = join(work, 'data');
+
+/** A small ImageFolder: 2 classes × 8 train and × 4 val images from the shipped sample. */
+function makeTinyFolder(): void {
+  const src = sampleRoot();
+  for (const [split, count] of [['train', 8], ['val', 4]] as const) {
+    const classes = readdirSync(join(src, split)).sort().slice(0, 2);
+    for (const c of classes) {
+      mkdirSync(join(dataDir, split, c), { recursive: true });
+      for (const f of readdirSync(join(src, split, c)).sort().slice(0, count)) copyFileSync(join(src, split, c, f), join(dataDir, split, c, f));
+    }
+  }
+}
+makeTinyFolder();
+
+let train: ImageDataset;
+let val: ImageDataset;
+const quiet: Progress = { start() {}, update() {}, stop() {} };
+
+function tinyConfig(out: string, extra: ConfigOverrides = {}): MocoConfig {
+  return resolveConfig(
+    {
+      data: dataDir,
+      imageSize: 32,
+      stem: 'imagenet',
+      batchSize: 8,
+      queueSize: 16,
+      bnSplits: 2,
+      epochs: 2,
+      logEvery: 1,
+      knnEvery: 1,
+      knnK: 5,
+      out,
+      cacheDir: join(work, 'cache'),
+      ...extra,
+    },
+    { trainSize: 16, numClasses: 2 },
+  ).config;
+}
+
+function stepLosses(out: string): Map<number, number> {
+  const lines = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; step: number; loss: number });
+  return new Map(lines.filter((l) => l.type === 'step').map((l) => [l.step, l.loss]));
+}
+
+async function runTrainer(config: MocoConfig, options: { resume?: string; stopAfterSteps?: number; progress?: Progress } = {}) {
+  const trainer = new Trainer(config, train, {
+    log: () => {},
+    progress: options.progress ?? quiet,
+    evaluator: new KnnEvaluator(config, train, val),
+    ...(options.resume ? { resume: options.resume } : {}),
+    ...(options.stopAfterSteps !== undefined ? { stopAfterSteps: options.stopAfterSteps } : {}),
+  });
+  try {
+    return await trainer.run();
+  } finally {
+    trainer.dispose();
+  }
+}
+
+test('setup: cache the tiny data set', async () => {
+  train = await loadImageFolder(dataDir, 'train', 32, { cacheDir: join(work, 'cache') });
+  val = await loadImageFolder(dataDir, 'val', 32, { cacheDir: join(work, 'cache'), classes: train.classes });
+  assert.is(train.count, 16);
+  assert.is(val.count, 8);
+});
+
+test('bad options are refused before any work (exit code 2, nothing written)', async () => {
+  const out = join(work, 'refused');
+  const errors: string[] = [];
+  const original = console.error;
+  console.error = (m: string) => errors.push(String(m));
+  try {
+    const cases: [string[], RegExp][] = [
+      [['train', '--bogus'], /bogus/],
+      [['train', '--data', dataDir, '--batch-size', '8', '--moco-k', '20'], /moco-k 20 is not a multiple of the 8 keys/],
+      [['train', '--data', join(work, 'missing')], /missing.*train/],
+      [['train', '--data', dataDir, '--image-size', '16', '--stem', 'imagenet'], /image-size 16 is too small for the imagenet stem/],
+      [['train', '--data', dataDir, '--epochs', 'ten'], /--epochs must be a number/],
+      [['train', '--data', dataDir, '--batch-size', '8', '--bn-splits', '3'], /bn-splits 3 must divide the batch size 8/],
+      [['train', '--preset', 'simclr'], /--preset must be one of mocov2, seed/],
+      [['eval', 'knn'], /needs --checkpoint/],
+    ];
+    for (const [args, pattern] of cases) {
+      errors.length = 0;
+      const code = await main([...args, '--out', out]);
+      assert.is(code, 2, `${args.join(' ')} → exit code`);
+      assert.match(errors.join('\n'), pattern);
+    }
+  } finally {
+    console.error = original;
+  }
+  assert.not.ok(existsSync(out), 'no run folder was created');
+});
+
+test('resume after an interruption gives the same losses as an uninterrupted run', async () => {
+  const full = join(work, 'full');
+  const parts = join(work, 'parts');
+  const a = await runTrainer(tinyConfig(full));
+  assert.is(a.state.epoch, 2);
+  const first = await runTrainer(tinyConfig(parts), { stopAfterSteps: 3 }); // stops inside epoch 2
+  assert.ok(first.stoppedEarly);
+  assert.is(first.state.globalStep, 3);
+  const b = await runTrainer(tinyConfig(parts), { resume: join(parts, 'checkpoint.safetensors') });
+  assert.is(b.state.epoch, 2);
+  const expected = stepLosses(full);
+  const got = stepLosses(parts);
+  assert.is(expected.size, 4);
+  assert.equal([...got.keys()].sort(), [...expected.keys()].sort());
+  for (const [step, loss] of expected) assert.is(got.get(step), loss, `loss of step ${step}`);
+  assert.equal(
+    b.state.history.map((h) => [h.epoch, h.loss, h.knn]),
+    a.state.history.map((h) => [h.epoch, h.loss, h.knn]),
+    'epoch losses and kNN accuracies',
+  );
+});
+
+test('SIGINT finishes the step, saves a checkpoint and stops; the run then resumes', async () => {
+  const out = join(work, 'sigint');
+  let sent = false;
+  const progress: Progress = {
+    start() {},
+    update(done) {
+      if (done > 0 && !sent) {
+        sent = true;
+        process.emit('SIGINT');
+      }
+    },
+    stop() {},
+  };
+  const stopped = await runTrainer(tinyConfig(out), { progress });
+  assert.ok(stopped.stoppedEarly);
+  assert.is(readCheckpoint(join(out, 'checkpoint.safetensors')).meta.state.globalStep, stopped.state.globalStep);
+  const resumed = await runTrainer(tinyConfig(out), { resume: out + '/checkpoint.safetensors' });
+  assert.is(resumed.state.epoch, 2);
+});
+
+test('a NaN loss stops training with a clear error and keeps the last good checkpoint', async () => {
+  const out = join(work, 'nan');
+  const before = liveTensorCount();
+  await assertRejects(() => runTrainer(tinyConfig(out, { lr: 1e30 })), 'the loss became', 'last good checkpoint');
+  const kept = readCheckpoint(join(out, 'checkpoint.safetensors'));
+  assert.is(kept.meta.state.globalStep, 0, 'the checkpoint is the one from before the bad steps');
+  for (const [name, t] of kept.file.tensors) assert.ok(t.data.every(Number.isFinite), `${name} is finite`);
+  assert.is(liveTensorCount(), before, 'the failed run freed its tensors');
+  assert.ok(NonFiniteLossError);
+});
+
+test('a truncated checkpoint is refused with a clear error', () => {
+  const path = join(work, 'full', 'checkpoint.safetensors');
+  const bytes = readFileSync(path);
+  const broken = join(work, 'broken.safetensors');
+  writeFileSync(broken, bytes.subarray(0, bytes.length - 1000));
+  assertThrows(() => readCheckpoint(broken), 'corrupt or truncated');
+});
+
+test('cleanup', () => rmSync(work, { recursive: true, force: true }));
+
+test.run();
