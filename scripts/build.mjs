@@ -12,6 +12,11 @@ const nodeExternal = ['webgpu', '@tensorflow/*', 'sharp', 'cli-progress', 'playw
 const shareLibrary = (fromDir) => ({
   name: 'share-library',
   setup(b) {
+    b.onResolve({ filter: /(^|\/)lib\/[\w/-]+$/ }, (args) => {
+      const fromLibrary = args.importer.includes('/lib/');
+      if (args.kind === 'entry-point' || fromLibrary || /lib\/(index|node)$/.test(args.path)) return undefined;
+      return { errors: [{ text: `${args.importer} imports ${args.path}: tools must import the library through lib/index or lib/node, or they bundle a second copy of its state` }] };
+    });
     b.onResolve({ filter: /(^|\/)lib\/(index|node)$|^\.\/index$/ }, (args) => {
       if (args.kind === 'entry-point') return undefined;
       const target = /node$/.test(args.path) ? 'node.js' : 'index.js';
@@ -20,7 +25,7 @@ const shareLibrary = (fromDir) => ({
   },
 });
 
-rmSync('dist', { recursive: true, force: true });
+if (!process.argv.includes('--no-types')) rmSync('dist', { recursive: true, force: true });
 await Promise.all([
   build({ ...watchFree, entryPoints: ['lib/index.ts'], outfile: 'dist/index.js', platform: 'browser' }),
   build({
@@ -48,5 +53,8 @@ await Promise.all([
       }),
     ),
 ]);
-execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
-console.log('built dist/');
+// --no-types skips the declarations (what `npm run train` and `npm run bench` need is only the JS).
+if (!process.argv.includes('--no-types')) {
+  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+}
+if (!process.argv.includes('--quiet')) console.log('built dist/');

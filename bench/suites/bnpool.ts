@@ -1,9 +1,7 @@
 // batchNorm2d and pooling at ResNet-18 shapes (CIFAR stem at batch 64; ImageNet stem layers).
 // bytes: what the passes must read and write once. tfjs peers are NHWC (moments + batchNorm,
 // maxPool 'same', mean over H and W); backward cases have no tfjs peer.
-import { full, randn, zeros, type GpuContext } from '../../lib/index';
-import { batchNorm2d } from '../../lib/ops/batchnorm';
-import { globalAvgPool2d, maxPool2d } from '../../lib/ops/pool';
+import { batchNorm2d, full, globalAvgPool2d, maxPool2d, randn, zeros, type GpuContext } from '../../lib/index';
 import type { BenchCase, Prepared, TfModule } from '../harness';
 
 const F32 = 4;

@@ -5,8 +5,7 @@
 // (tf.conv2d on NHWC inputs prepared once). One case per stem runs all the convolutions of one
 // ResNet-18 forward + backward (dX skipped for conv1, whose input needs no gradient), so its time
 // is the conv share of a training step. --quick times the forward passes only.
-import { noGrad, randn, type GpuContext, type Tensor } from '../../lib/index';
-import { conv2d, conv2dBackwardInput, conv2dBackwardWeight } from '../../lib/ops/conv';
+import { conv2d, conv2dBackwardInput, conv2dBackwardWeight, noGrad, randn, type GpuContext, type Tensor } from '../../lib/index';
 import type { BenchCase, Prepared, TfModule } from '../harness';
 
 interface Layer {
