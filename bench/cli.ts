@@ -16,6 +16,8 @@ const SUITES: Record<string, () => Promise<Suite>> = {
   conv2d: () => import('./suites/conv2d'),
   'resnet18-step': () => import('./suites/resnet18-step'),
   bnpool: () => import('./suites/bnpool'),
+  'moco-step': () => import('./suites/moco-step'),
+  'moco-kernels': () => import('./suites/moco-kernels'),
   augment: () => import('./suites/augment'),
 };
 

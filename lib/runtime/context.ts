@@ -49,6 +49,7 @@ const STORAGE_USAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.C
 const UNIFORM_CACHE_LIMIT = 8192;
 const BIND_GROUP_CACHE_LIMIT = 16384;
 const TIMER_PASSES = 256;
+const PROFILE_SET = 2048;
 
 export class GpuContext {
   readonly device: GPUDevice;
@@ -82,6 +83,7 @@ export class GpuContext {
   private dispatchCount = 0;
   private submitCount = 0;
   private timer: { querySet: GPUQuerySet; passes: number } | null = null;
+  private profiler: { sets: GPUQuerySet[]; names: string[] } | null = null;
 
   constructor(device: GPUDevice, options: ContextOptions = {}) {
     this.device = device;
@@ -149,10 +151,12 @@ export class GpuContext {
     if (groups[0] * groups[1] * groups[2] === 0) return;
     const kernel = this.pipelines.get(spec);
     const bindGroup = this.bindGroupFor(kernel, buffers, uniforms);
-    const pass = this.computePass();
+    if (this.profiler) this.endPass(); // each profiled dispatch gets its own timed pass
+    const pass = this.profiler ? this.profiledPass(spec.name) : this.computePass();
     pass.setPipeline(kernel.pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(groups[0], groups[1], groups[2]);
+    if (this.profiler) this.endPass();
     for (const b of buffers) this.touched.add(b.buffer);
     this.batchKernels.push(spec.name);
     this.dispatchCount++;
@@ -286,6 +290,56 @@ export class GpuContext {
     let ns = 0n;
     for (let i = 0; i < count; i += 2) ns += stamps[i + 1]! - stamps[i]!;
     return Number(ns) / 1e6;
+  }
+
+  /**
+   * Starts timing every dispatch on its own (one compute pass each, with timestamp queries), for a
+   * per-kernel breakdown. Slower than normal running; false when the device has no timestamp queries.
+   * For sub-millisecond kernels create the device with Dawn's `disable-dawn-features=timestamp_quantization`.
+   */
+  startProfile(): boolean {
+    if (!this.features.has('timestamp-query')) return false;
+    this.endPass();
+    this.profiler = { sets: [], names: [] };
+    return true;
+  }
+
+  /** Stops profiling: total GPU ms and dispatch count per kernel name, slowest first. */
+  async stopProfile(): Promise<{ kernel: string; dispatches: number; ms: number }[]> {
+    const profiler = this.profiler;
+    if (!profiler) return [];
+    this.endPass();
+    this.profiler = null;
+    const totals = new Map<string, { dispatches: number; ms: number }>();
+    for (let s = 0; s < profiler.sets.length; s++) {
+      const set = profiler.sets[s]!;
+      const names = profiler.names.slice(s * PROFILE_SET, (s + 1) * PROFILE_SET);
+      const count = 2 * names.length;
+      const resolved = this.device.createBuffer({ size: count * 8, usage: BufferUsage.QUERY_RESOLVE | BufferUsage.COPY_SRC });
+      this.endPass();
+      this.commandEncoder().resolveQuerySet(set, 0, count, resolved, 0);
+      const stamps = new BigUint64Array(await this.read({ buffer: resolved, offset: 0, size: count * 8 }));
+      resolved.destroy();
+      set.destroy();
+      names.forEach((name, i) => {
+        const t = totals.get(name) ?? { dispatches: 0, ms: 0 };
+        t.dispatches++;
+        t.ms += Number(stamps[2 * i + 1]! - stamps[2 * i]!) / 1e6;
+        totals.set(name, t);
+      });
+    }
+    return [...totals].map(([kernel, t]) => ({ kernel, ...t })).sort((a, b) => b.ms - a.ms);
+  }
+
+  private profiledPass(name: string): GPUComputePassEncoder {
+    const profiler = this.profiler!;
+    const index = profiler.names.length % PROFILE_SET;
+    if (index === 0) profiler.sets.push(this.device.createQuerySet({ type: 'timestamp', count: 2 * PROFILE_SET }));
+    profiler.names.push(name);
+    this.pass = this.commandEncoder().beginComputePass({
+      timestampWrites: { querySet: profiler.sets[profiler.sets.length - 1]!, beginningOfPassWriteIndex: 2 * index, endOfPassWriteIndex: 2 * index + 1 },
+    });
+    return this.pass;
   }
 
   /** Frees pooled (unused) buffers; submits first so none is still needed by a batch. */
