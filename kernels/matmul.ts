@@ -1,0 +1,163 @@
+// GEMM with register tiles and subgroup shuffles: the fast path where the device has subgroups of
+// one known size S (8 on lavapipe). Math, operand layout, strides and batching: see
+// matmul-common.ts (C_b = alpha · op(A_b)·op(B_b) (+ C_b)).
+//
+// Work split (shared/docs/lavapipe-performance.md §1–2, the fastest layout measured there):
+// - Workgroup (S, WY): each row of S invocations (one lid.y) is one subgroup. A workgroup covers
+//   WY·TM rows of C and S·TN columns; grid = (ceil(N / (S·TN)), ceil(M / (WY·TM)), batches).
+// - An invocation owns a TM×TN register tile of C (TM rows, TN contiguous columns, as TN/4 vec4
+//   accumulators per row; 16×8 by default, lib/ops/matmul.ts picks 16×16 for wide row-major B).
+//   The rows depend only on workgroup_id.y and lid.y, so they are uniform within a subgroup; the
+//   S lanes of a subgroup walk N.
+// - K advances S at a time: lane l loads the scalars op(A)(row_i, k0 + l) for its TM rows (one
+//   load per row per S k-steps), and a rolled loop over u < S hands op(A)(row_i, k0 + u) to every
+//   lane with subgroupShuffle, while each lane loads its own TN values of op(B) row k0 + u: two
+//   vec4 along N ('vecN', row-major 4-aligned B), or for a transposed 4-aligned B one vec4 along K
+//   per column every 4 steps ('vecK'), else scalars ('scalar'). C is stored as vec4 when aligned.
+// - A subgroup whose rows all lie past M returns at once (small M, edge tiles); this relies on
+//   the subgroup being one lid.y row, as the shuffles already do.
+// Edges: every load index is clamped into its matrix (row ≤ M-1, column ≤ N-1, k ≤ K-1): values
+// read at clamped rows or columns only reach accumulators that are never stored, and the u loop
+// stops at kn = min(S, K - k0), so a clamped k is never shuffled out (any K, no padding). Stores
+// are guarded per row and column (per vec4 when N is a multiple of 4). Batches beyond the grid's
+// z size are covered by a grid-stride loop over z.
+import { flagKey, GEMM_UNIFORMS, indexA, indexB, MAX_BATCH_GROUPS, storeTile, type GemmKernelFlags } from './matmul-common';
+import { bindingDecls, groupsFor, paramsStruct, type KernelSpec } from './spec';
+
+export type BLoad = 'vecN' | 'vecK' | 'scalar';
+
+export interface SubgroupGemmConfig extends GemmKernelFlags {
+  /** The device's subgroup size S (the shader relies on it being exact). */
+  subgroupSize: number;
+  /**
+   * How op(B) is read: 'vecN' one vec4 of 4 columns per k (row-major B; offB, ldb, strideB
+   * multiples of 4), 'vecK' one vec4 of 4 k-steps per column (transposed B, same alignment),
+   * 'scalar' one load per element (any layout).
+   */
+  bLoad: BLoad;
+  /** C written (and read) as vec4: needs N, offC, ldc, strideC multiples of 4. */
+  vecC: boolean;
+  /** Rows per invocation (default 16). */
+  tm?: number;
+  /** Columns per invocation, a multiple of 4 (default 8). */
+  tn?: number;
+  /** Subgroups per workgroup, stacked along M (default 64 / S, at least 1). */
+  wy?: number;
+}
+
+const range = (n: number) => [...Array(n).keys()];
+
+export function subgroupGemmKernel(cfg: SubgroupGemmConfig): KernelSpec {
+  const S = cfg.subgroupSize;
+  const TM = cfg.tm ?? 16;
+  const TN = cfg.tn ?? 8;
+  const WY = cfg.wy ?? Math.max(1, Math.floor(64 / S));
+  if (!Number.isInteger(S) || S < 1 || TN % 4 !== 0 || TM < 1 || WY < 1 || (cfg.bLoad === 'vecK' && S % 4 !== 0)) {
+    throw new Error(`subgroupGemmKernel: bad config ${JSON.stringify(cfg)}`);
+  }
+  if ((cfg.bLoad === 'vecN' && cfg.transB) || (cfg.bLoad === 'vecK' && !cfg.transB)) {
+    throw new Error(`subgroupGemmKernel: bLoad ${cfg.bLoad} does not fit transB = ${cfg.transB}`);
+  }
+  const J = TN / 4;
+  const rows = range(TM);
+  const cols = range(J);
+  const bindings = [
+    { name: 'A', access: 'read' as const, type: 'array<f32>' },
+    { name: 'B', access: 'read' as const, type: cfg.bLoad === 'scalar' ? 'array<f32>' : 'array<vec4<f32>>' },
+    { name: 'C', access: 'read_write' as const, type: cfg.vecC ? 'array<vec4<f32>>' : 'array<f32>' },
+  ];
+
+  // Column handles, computed once per batch: the columns are clamped to N - 1, so every load is
+  // in bounds (clamped columns feed only accumulators that are never stored).
+  let colSetup: string;
+  let bStep: string; // the loop over the S k-steps of one block, given kn valid steps
+  const fmaRows = (u: string) =>
+    rows
+      .map((i) => {
+        const fmas = cols.map((j) => `acc${i}_${j} = fma(s, b${j}, acc${i}_${j});`).join(' ');
+        return `{ let s = vec4<f32>(subgroupShuffle(a${i}, ${u})); ${fmas} }`;
+      })
+      .join('\n          ');
+  if (cfg.bLoad === 'vecN') {
+    // n4_j: vec4 column index of columns col0 + 4j .. + 3.
+    colSetup = cols.map((j) => `let n4_${j} = min(col0 / 4u + ${j}u, (p.N + 3u) / 4u - 1u);`).join('\n    ');
+    bStep = `
+      for (var u = 0u; u < kn; u++) {
+        let row4 = (bBase + (k0 + u) * p.ldb) >> 2u;
+        ${cols.map((j) => `let b${j} = B[row4 + n4_${j}];`).join(' ')}
+          ${fmaRows('u')}
+      }`;
+  } else if (cfg.bLoad === 'vecK') {
+    // q_j: vec4 index of column j's first element; a vec4 holds 4 consecutive k.
+    colSetup = range(TN)
+      .map((j) => `let q${j} = (bBase + min(col0 + ${j}u, p.N - 1u) * p.ldb) >> 2u;`)
+      .join('\n    ');
+    const comp = (j0: number) => `vec4<f32>(${[0, 1, 2, 3].map((e) => `v${j0 + e}[c]`).join(', ')})`;
+    bStep = `
+      for (var h = 0u; h < kn; h += 4u) {
+        let kq = (k0 + h) >> 2u;
+        ${range(TN).map((j) => `let v${j} = B[q${j} + kq];`).join(' ')}
+        for (var c = 0u; c < min(4u, kn - h); c++) {
+          let u = h + c;
+          ${cols.map((j) => `let b${j} = ${comp(4 * j)};`).join(' ')}
+          ${fmaRows('u')}
+        }
+      }`;
+  } else {
+    colSetup = range(TN).map((j) => `let n${j} = min(col0 + ${j}u, p.N - 1u);`).join('\n    ');
+    const load = (j: number) => `B[${indexB(cfg.transB, 'k', `n${j}`)}]`;
+    bStep = `
+      for (var u = 0u; u < kn; u++) {
+        let k = k0 + u;
+        ${cols.map((j) => `let b${j} = vec4<f32>(${[0, 1, 2, 3].map((e) => load(4 * j + e)).join(', ')});`).join('\n        ')}
+          ${fmaRows('u')}
+      }`;
+  }
+
+  const code = /* wgsl */ `
+enable subgroups;
+// The early return below depends on lid.y, which is uniform within each subgroup (one subgroup per
+// lid.y) though not across the workgroup; the shuffles after it stay subgroup-uniform.
+diagnostic(off, subgroup_uniformity);
+${paramsStruct(GEMM_UNIFORMS)}
+${bindingDecls(bindings, true)}
+
+@compute @workgroup_size(${S}, ${WY})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
+        @builtin(local_invocation_id) lid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+  let row0 = (wid.y * ${WY}u + lid.y) * ${TM}u;
+  let col0 = (wid.x * ${S}u + lane) * ${TN}u;
+  if (row0 >= p.M) { return; } // a whole subgroup below the last row (small M, edge tiles)
+  for (var b = wid.z; b < p.batch; b += groups.z) {
+    let aBase = p.offA + b * p.strideA;
+    let bBase = p.offB + b * p.strideB;
+    let cBase = p.offC + b * p.strideC;
+    ${colSetup}
+${rows.flatMap((i) => cols.map((j) => `    var acc${i}_${j} = vec4<f32>(0.0);`)).join('\n')}
+    for (var k0 = 0u; k0 < p.K; k0 += ${S}u) {
+      // Lane l loads op(A)(row_i, k0 + l), clamped into the matrix (rows past M feed unstored
+      // accumulators, k past K is never shuffled out since the steps stop at kn).
+      let ka = min(k0 + lane, p.K - 1u);
+${rows.map((i) => `      let a${i} = A[${indexA(cfg.transA, `min(row0 + ${i}u, p.M - 1u)`, 'ka')}];`).join('\n')}
+      let kn = min(${S}u, p.K - k0);${bStep}
+    }
+${storeTile(cfg.vecC, cfg.accumulate, 'row0', 'col0', TM, J)}
+  }
+}`;
+
+  const perX = S * TN;
+  const perY = WY * TM;
+  return {
+    key: `gemmSubgroup:${flagKey(cfg)}:S${S}:${TM}x${TN}:wy${WY}:${cfg.bLoad}:${cfg.vecC ? 'vC' : 'sC'}`,
+    name: `gemm.subgroup.${flagKey(cfg)}`,
+    code,
+    bindings: bindings.map((b) => b.access),
+    uniforms: GEMM_UNIFORMS,
+    requires: ['subgroups'],
+    dispatch: (u) => [
+      groupsFor(Number(u.N), perX),
+      groupsFor(Number(u.M), perY),
+      Math.min(MAX_BATCH_GROUPS, Math.max(1, Number(u.batch))),
+    ],
+  };
+}
