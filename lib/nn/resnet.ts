@@ -3,7 +3,8 @@
 // BatchNorm + ReLU and residual add + ReLU run as fused BatchNorm epilogues.
 import type { Generator } from '../random';
 import type { Tensor } from '../tensor';
-import { BatchNorm2d, Conv2d, Flatten, Layer, Linear, MaxPool2d, Sequential, AdaptiveAvgPool2d } from './layers';
+import { flatten } from '../ops/shape';
+import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Layer, Linear, MaxPool2d, Sequential } from './layers';
 
 export class BasicBlock extends Layer {
   readonly conv1: Conv2d;
@@ -104,7 +105,7 @@ export class ResNet extends Layer {
     }
     const pooled = this.avgpool.forward(h);
     h.dispose();
-    const flat = new Flatten(1).forward(pooled);
+    const flat = flatten(pooled, 1);
     pooled.dispose();
     return flat;
   }
