@@ -4,7 +4,8 @@
 // (lavapipe) — from bookworm-backports on Debian 12, whose own Mesa is too old for Dawn — and says
 // so. Otherwise it exits 1 with the commands to run.
 // With --test-deps it also makes sure of what the tests use besides the GPU: Debian's PyTorch for
-// /usr/bin/python3 (the checkpoint interop tests run torchvision), installed the same way.
+// /usr/bin/python3 (the checkpoint interop tests run torchvision) and Debian's Chromium (the
+// browser test runs the library bundle in it, headless), installed the same way.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -51,27 +52,50 @@ function hasTorch() {
   return spawnSync('/usr/bin/python3', ['-c', 'import torch, torchvision'], { stdio: 'ignore' }).status === 0;
 }
 
+function hasChromium() {
+  return spawnSync('/usr/bin/chromium', ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+const TEST_DEPS = [
+  {
+    what: "PyTorch for /usr/bin/python3 (Debian's python3-torch, python3-torchvision), for the interop tests",
+    packages: ['python3-torch', 'python3-torchvision', 'libopenblas0-pthread'],
+    present: hasTorch,
+    stillMissing: 'python3-torch was installed but `import torch, torchvision` still fails under /usr/bin/python3.',
+  },
+  {
+    what: "Debian's Chromium, for the browser test",
+    packages: ['chromium'],
+    present: hasChromium,
+    stillMissing: 'chromium was installed but `/usr/bin/chromium --version` still fails.',
+  },
+];
+
 function ensureTestDeps() {
-  if (!process.argv.includes('--test-deps') || hasTorch()) return;
-  const packages = ['python3-torch', 'python3-torchvision', 'libopenblas0-pthread'];
+  if (!process.argv.includes('--test-deps')) return;
+  const missing = TEST_DEPS.filter((dep) => !dep.present());
+  if (missing.length === 0) return;
+  const packages = missing.flatMap((dep) => dep.packages);
   const command = `apt-get install -y ${packages.join(' ')}`;
   const root = process.platform === 'linux' && process.getuid?.() === 0 && existsSync('/usr/bin/apt-get');
   if (!root) {
-    console.error(`The tests need PyTorch for /usr/bin/python3 (Debian's python3-torch, python3-torchvision). Run: ${command}`);
+    console.error(`The tests need ${missing.map((dep) => dep.what).join(', and ')}. Run: ${command}`);
     process.exit(1);
   }
-  console.log(`Installing Debian's PyTorch for the interop tests (${packages.join(', ')})...`);
+  console.log(`Installing ${missing.map((dep) => dep.what).join(', and ')} (${packages.join(', ')})...`);
   try {
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
     execFileSync('apt-get', ['update', '-q'], { stdio: ['ignore', 'ignore', 'inherit'], env });
     execFileSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...packages], { stdio: ['ignore', 'ignore', 'inherit'], env });
   } catch (error) {
-    console.error(`Installing PyTorch failed: ${error.message}\nRun: ${command}`);
+    console.error(`Installing the test dependencies failed: ${error.message}\nRun: ${command}`);
     process.exit(1);
   }
-  if (!hasTorch()) {
-    console.error('python3-torch was installed but `import torch, torchvision` still fails under /usr/bin/python3.');
-    process.exit(1);
+  for (const dep of missing) {
+    if (!dep.present()) {
+      console.error(dep.stillMissing);
+      process.exit(1);
+    }
   }
 }
 

@@ -160,8 +160,11 @@ export function gemm(ctx: GpuContext, a: BufferRange, b: BufferRange, out: Buffe
     // 16 columns per invocation instead of 8 when N is wide enough to fill them: fewer A loads and
     // shuffles per FMA. On lavapipe that measured 2-10% faster on the bmm target (K = 64), 0-25%
     // on 4096×64×4096 and a tie at 1024³; at N = 32 or 64 it was 1.5-1.9× slower (idle lanes).
-    const tn = bLoad === 'vecN' && N > 64 ? 16 : 8;
-    ctx.run(subgroupK({ subgroupSize: S, bLoad, vecC, ...kernelFlags, tn }), [a, b, out], uniforms);
+    // Subgroups smaller than 8 (SwiftShader, Chromium's software WebGPU, has 4): 8×8 register
+    // tiles. SwiftShader takes minutes to compile the 16×8 and 16×16 tiles, or loses the device.
+    const small = S < 8;
+    const tn = !small && bLoad === 'vecN' && N > 64 ? 16 : 8;
+    ctx.run(subgroupK({ subgroupSize: S, bLoad, vecC, ...kernelFlags, tn, ...(small ? { tm: 8 } : {}) }), [a, b, out], uniforms);
   } else {
     ctx.run(tiledK(kernelFlags), [a, b, out], uniforms);
   }
