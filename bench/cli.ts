@@ -28,13 +28,25 @@ const { values, positionals } = parseArgs({
     repeats: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '2' },
     quick: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
   },
 });
+
+const USAGE = `usage: npm run bench -- [compare] <${Object.keys(SUITES).join('|')}> [...] [options]
+  compare        also time TensorFlow.js's WebGPU backend (and PyTorch CPU where installed), same run
+  --json         one JSON object a line instead of a table
+  --repeats N    timed repeats, the median is reported (default 5)
+  --warmup N     untimed runs first (default 2)
+  --quick        the smaller shapes of each suite`;
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 
 const compare = positionals[0] === 'compare';
 const names = compare ? positionals.slice(1) : positionals;
 if (names.length === 0 || names.some((n) => !(n in SUITES))) {
-  console.error(`usage: npm run bench -- [compare] <${Object.keys(SUITES).join('|')}> [--json] [--repeats N]`);
+  console.error(USAGE);
   process.exit(2);
 }
 const timing = { warmup: Number(values.warmup), repeats: Number(values.repeats) };

@@ -1,19 +1,30 @@
 // Geometry of conv2d as implicit GEMMs: pure arithmetic on shapes, no GPU, no tensors.
 //
-// Every pass (forward, each stride phase of dX, dW) is one GEMM  C[m, col] = Σ_k A(m, k)·B[k, col]
-// run by kernels/conv2d.ts, where
-//   A(m, k) = src[rowBase(m) + kOff[k]]     (src: the input, or dY, zero-padded so no tap needs a check)
-//   B       = a dense [K, cols] operand gathered from the weight (or from dY) by kernels/conv2d-prep.ts
-//   C[m, col] is stored at out[outBase(m) + col·colStride].
-// rowBase, outBase and the kOff table are all "index maps": an index i is split as
-// i = (a·d1 + b)·d2 + c and mapped to a·s0 + b·s1 + c·s2 + base.
+// Every pass (forward, each stride phase of dX, dW) is one GEMM  C[row, col] = Σ_k A(row, k)·B[k, col]
+// run by kernels/conv2d.ts. Its rows come in *quads* of 4, because A is read from a "quad
+// layout" copy of the input (or of dY) made by kernels/conv2d-prep.ts, in which the 4 values
+// that the 4 rows of a quad need for one k are one aligned vec4:
+//   quad layout: vec4 element (P, y, x), P = a·inner + b, lane l holds
+//                src[plane(P, l), y − top, x − left] (0 outside the source or past limA / limB),
+//                plane(P, l) = a·sa + b·sb + l·sl.
+//   A(quad q, k) = srcQ[rowBase(q) + kOff[k]]   (a vec4: the 4 rows of quad q)
+//   B            = a dense [K, cols] operand gathered from the weight (or from dY) by kernels/conv2d-prep.ts
+//   C[(q, l), col] is stored at out[outBase(q) + l·laneStride + col·colStride] when the lane is a
+//   real row: q = (a·d1 + b)·d2 + c with a·4 + l < laneLimit.
+// rowBase, outBase and the kOff table are "index maps": an index i is split as
+// i = (a·d1 + b)·d2 + c and mapped to a·s0 + b·s1 + c·s2 + base (rowBase and kOff in vec4 units).
 //
-//  forward: m = output pixel (n, oy, ox), k = tap (c, ky, kx), col = output channel o.
-//  dX:      for each phase (ry, rx) of the stride, m = input pixel (n, ty, tx) with
-//           iy = iy0 + sh·ty, k = (o, jy, jx) over only the taps ky = ry + sh·j that reach that
-//           phase (no multiplications by the zeros of a dilated dY), col = input channel c.
-//  dW:      m = tap (c, ky, kx), k = output pixel (n, oy, ox), col = output channel o; the result
-//           is written straight into dW's [O, C, kh, kw] layout.
+//  forward: "N4" layout of the zero-padded input: P = (n / 4, c), lanes = 4 images. Quad = output
+//           pixel (n / 4, oy, ox) of 4 images, k = tap (c, ky, kx), col = output channel o.
+//  dX:      N4 layout of the zero-padded dY. For each phase (ry, rx) of the stride, quad = input
+//           pixel (n / 4, ty, tx) of 4 images with iy = iy0 + sh·ty, k = (o, jy, jx) over only the
+//           taps ky = ry + sh·j that reach that phase (no multiplications by the zeros of a
+//           dilated dY), col = input channel c.
+//  dW:      "C4" layout of the zero-padded input: P = (n, c / 4), lanes = 4 channels. Quad = tap
+//           (c / 4, ky, kx) of 4 channels, k = output pixel (n, oy, ox), col = output channel o;
+//           the result is written straight into dW's [O, C, kh, kw] layout.
+// A batch (forward, dX) or channel count (dW) that is not a multiple of 4 is padded with zero
+// planes in the quad layout, and the rows they produce are not stored.
 
 export interface ConvOptionsResolved {
   sh: number;
@@ -42,15 +53,25 @@ export interface IndexMap {
   base: number;
 }
 
-/** Zero-padded copy of planes×h×w into planes×hp×wp, the data starting at (top, left). */
-export interface PadPlan {
-  planes: number;
+/**
+ * Quad-layout copy of h×w planes: outer·inner vec4 planes of hp×wp, the data starting at (top, left);
+ * lane l of vec4 plane P = a·inner + b is source plane a·sa + b·sb + l·sl when a·4 + l < limA and
+ * b·4 + l < limB, else zeros.
+ */
+export interface QuadPlan {
+  outer: number;
+  inner: number;
   h: number;
   w: number;
   hp: number;
   wp: number;
   top: number;
   left: number;
+  sa: number;
+  sb: number;
+  sl: number;
+  limA: number;
+  limB: number;
 }
 
 /** B[k, col] = k < rows && col < cols ? src[map(k) + col·colStride] : 0. */
@@ -62,20 +83,32 @@ export interface GatherPlan {
 }
 
 export interface GemmPlan {
-  m: number;
+  /** Row quads (the GEMM has 4·quads rows, some of them padding). */
+  quads: number;
   cols: number;
   k: number;
+  /** quad → vec4 index of its row base in the quad layout. */
   rowMap: IndexMap;
-  /** kOff[k] = kMap(k). */
+  /** kOff[k] = kMap(k), in vec4 units. */
   kMap: IndexMap;
-  /** Splits m with the same d1, d2 as rowMap (the kernels decompose each row once). */
+  /** quad → output index of its lane 0. Splits quads with the same d1, d2 as rowMap (the kernels decompose each quad once). */
   outMap: IndexMap;
+  /** Output index step between the 4 lanes (rows) of a quad. */
+  laneStride: number;
+  /** Lane l of quad (a, b, c) is a real row iff a·4 + l < laneLimit. */
+  laneLimit: number;
   colStride: number;
 }
 
 export interface ConvPass {
   gather: GatherPlan;
   gemm: GemmPlan;
+}
+
+/** The quad-layout source a pass reads, and the pass. */
+export interface ConvPlan {
+  layout: QuadPlan;
+  pass: ConvPass;
 }
 
 export function outputSize(size: number, kernel: number, stride: number, pad: number): number {
@@ -99,49 +132,67 @@ const map = (d1: number, d2: number, s: [number, number, number], base = 0): Ind
   base,
 });
 
-/** The zero-padded input read by forward and dW (null when there is no padding). */
-export function inputPad(g: ConvGeometry): PadPlan | null {
-  if (g.ph === 0 && g.pw === 0) return null;
-  return { planes: g.n * g.c, h: g.h, w: g.w, hp: g.h + 2 * g.ph, wp: g.w + 2 * g.pw, top: g.ph, left: g.pw };
+const quarter = (x: number) => Math.ceil(x / 4);
+
+/** N4 layout of `planes`-channel images (the batch in lanes), zero-padded by top/left and to hp × wp. */
+function n4Layout(n: number, planes: number, h: number, w: number, hp: number, wp: number, top: number, left: number): QuadPlan {
+  return { outer: quarter(n), inner: planes, h, w, hp, wp, top, left, sa: 4 * planes, sb: 1, sl: planes, limA: n, limB: 4 * planes };
+}
+
+/** C4 layout of the input (4 channels in lanes), zero-padded like the forward pass. */
+function c4Layout(g: ConvGeometry): QuadPlan {
+  const [hp, wp] = paddedInputDims(g);
+  return { outer: g.n, inner: quarter(g.c), h: g.h, w: g.w, hp, wp, top: g.ph, left: g.pw, sa: g.c, sb: 4, sl: 1, limA: 4 * g.n, limB: g.c };
 }
 
 function paddedInputDims(g: ConvGeometry): [number, number] {
   return [g.h + 2 * g.ph, g.w + 2 * g.pw];
 }
 
-export function forwardPass(g: ConvGeometry): ConvPass {
+export function forwardPlan(g: ConvGeometry): ConvPlan {
   const [hp, wp] = paddedInputDims(g);
   const k = g.c * g.kh * g.kw;
+  const plane = g.ho * g.wo;
   return {
-    // B[k, o] = weight[o, k]
-    gather: { rows: k, cols: g.o, map: map(1, 1, [1, 0, 0]), colStride: k },
-    gemm: {
-      m: g.n * g.ho * g.wo,
-      cols: g.o,
-      k,
-      rowMap: map(g.ho, g.wo, [g.c * hp * wp, g.sh * wp, g.sw]),
-      kMap: map(g.kh, g.kw, [hp * wp, wp, 1]),
-      outMap: map(g.ho, g.wo, [g.o * g.ho * g.wo, g.wo, 1]),
-      colStride: g.ho * g.wo,
+    layout: n4Layout(g.n, g.c, g.h, g.w, hp, wp, g.ph, g.pw),
+    pass: {
+      // B[k, o] = weight[o, k]
+      gather: { rows: k, cols: g.o, map: map(1, 1, [1, 0, 0]), colStride: k },
+      gemm: {
+        quads: quarter(g.n) * plane,
+        cols: g.o,
+        k,
+        rowMap: map(g.ho, g.wo, [g.c * hp * wp, g.sh * wp, g.sw]),
+        kMap: map(g.kh, g.kw, [hp * wp, wp, 1]),
+        outMap: map(g.ho, g.wo, [4 * g.o * plane, g.wo, 1]),
+        laneStride: g.o * plane,
+        laneLimit: g.n,
+        colStride: plane,
+      },
     },
   };
 }
 
-export function weightGradPass(g: ConvGeometry): ConvPass {
+export function weightGradPlan(g: ConvGeometry): ConvPlan {
   const [hp, wp] = paddedInputDims(g);
-  const taps = g.c * g.kh * g.kw;
+  const taps = g.kh * g.kw;
   const plane = g.ho * g.wo;
   return {
-    // B[r, o] = dY[n, o, pix] for r = n·plane + pix
-    gather: { rows: g.n * plane, cols: g.o, map: map(1, plane, [g.o * plane, 0, 1]), colStride: plane },
-    gemm: {
-      m: taps,
-      cols: g.o,
-      k: g.n * plane,
-      rowMap: map(g.kh, g.kw, [hp * wp, wp, 1]),
-      kMap: map(g.ho, g.wo, [g.c * hp * wp, g.sh * wp, g.sw]),
-      outMap: map(g.kh, g.kw, [g.kh * g.kw, g.kw, 1]),
-      colStride: taps,
+    layout: c4Layout(g),
+    pass: {
+      // B[r, o] = dY[n, o, pix] for r = n·plane + pix
+      gather: { rows: g.n * plane, cols: g.o, map: map(1, plane, [g.o * plane, 0, 1]), colStride: plane },
+      gemm: {
+        quads: quarter(g.c) * taps,
+        cols: g.o,
+        k: g.n * plane,
+        rowMap: map(g.kh, g.kw, [hp * wp, wp, 1]),
+        kMap: map(g.ho, g.wo, [quarter(g.c) * hp * wp, g.sh * wp, g.sw]),
+        outMap: map(g.kh, g.kw, [4 * taps, g.kw, 1]),
+        laneStride: taps,
+        laneLimit: g.c,
+        colStride: g.c * taps,
+      },
     },
   };
 }
@@ -173,8 +224,8 @@ function phases(size: number, outSize: number, kernel: number, stride: number, p
 }
 
 export interface InputGradPlan {
-  /** Zero-padded copy of dY all phases read (null: dY is read as it is). */
-  pad: PadPlan | null;
+  /** The N4 layout of dY (zero-padded as far as the phases read) that every phase reads. */
+  layout: QuadPlan;
   passes: ConvPass[];
 }
 
@@ -183,10 +234,10 @@ export function inputGradPlan(g: ConvGeometry): InputGradPlan {
   const px = phases(g.w, g.wo, g.kw, g.sw, g.pw);
   const hp = py.padded;
   const wp = px.padded;
-  const pad: PadPlan | null =
-    hp === g.ho && wp === g.wo ? null : { planes: g.n * g.o, h: g.ho, w: g.wo, hp, wp, top: py.low, left: px.low };
+  const layout = n4Layout(g.n, g.o, g.ho, g.wo, hp, wp, py.low, px.low);
   const passes: ConvPass[] = [];
   const kk = g.kh * g.kw;
+  const image = g.c * g.h * g.w;
   for (const y of py.list) {
     for (const x of px.list) {
       if (y.t === 0 || x.t === 0) continue;
@@ -200,16 +251,18 @@ export function inputGradPlan(g: ConvGeometry): InputGradPlan {
           colStride: kk,
         },
         gemm: {
-          m: g.n * y.t * x.t,
+          quads: quarter(g.n) * y.t * x.t,
           cols: g.c,
           k,
           rowMap: map(y.t, x.t, [g.o * hp * wp, wp, 1], (y.boff + py.low - (y.j - 1)) * wp + (x.boff + px.low - (x.j - 1))),
           kMap: map(y.j, x.j, [hp * wp, wp, 1]),
-          outMap: map(y.t, x.t, [g.c * g.h * g.w, g.sh * g.w, g.sw], y.i0 * g.w + x.i0),
+          outMap: map(y.t, x.t, [4 * image, g.sh * g.w, g.sw], y.i0 * g.w + x.i0),
+          laneStride: image,
+          laneLimit: g.n,
           colStride: g.h * g.w,
         },
       });
     }
   }
-  return { pad, passes };
+  return { layout, passes };
 }

@@ -1,30 +1,31 @@
 // conv2d implicit GEMM for narrow outputs (few columns, e.g. dX of a 3-channel input): the same
 // operands, uniforms, bindings and edge rules as kernels/conv2d.ts (read its header for the math
-// and the layout), with the lanes spread over rows instead of columns.
+// and the layout, rows in quads of 4), with the lanes spread over quads instead of columns.
 //
 // In the wide kernel a subgroup owns S·8 columns, so with 3 columns 61 of every 64 computed
-// columns are thrown away. Here every lane owns TR = 8 rows (row0 + lane + S·i) × the same 8
-// columns (wid.x picks the 8-column block). Per S values of k, lane l loads kOff[k0 + l] and its
+// columns are thrown away. Here every lane owns TQ = 2 quads (q0 + lane + S·i: 8 rows) × the same
+// 8 columns (wid.x picks the 8-column block). Per S values of k, lane l loads kOff[k0 + l] and its
 // 2 vec4 of B row k0 + l; a rolled loop hands them to all lanes with subgroupShuffle, and each
-// lane loads its own 8 A values per k (8 scalar loads per 64 multiply-adds, against 8 per 128 in
-// the wide kernel, but no wasted columns). Workgroup (S, 64/S): S·8·(64/S) = 512 rows per group.
+// lane loads its own 2 vec4 of A per k (2 loads per 64 multiply-adds, no wasted columns).
+// Workgroup (S, 64/S): 64·TQ = 128 quads per group.
 //
-// Edges: rows ≥ M read row base 0 and are not stored; the inner loop stops at the split's end
-// (a bound uniform over the subgroup), so dead k are never used; B loads of lanes past the end
-// stay inside wt (padded to a multiple of S rows); columns ≥ cols are not stored.
-import { igemmBindings, igemmDispatch, igemmHelpers, igemmUniforms, MAX_GRID, type IgemmTile } from './conv2d';
+// Edges: quads ≥ m read row base 0 and are not stored, nor are rows past laneLimit; the inner loop
+// stops at the split's end (a bound uniform over the subgroup), so dead k are never used; B loads
+// of lanes past the end stay inside wt (padded to a multiple of S rows); columns ≥ cols are not stored.
+import { igemmBindings, igemmDispatch, igemmHelpers, igemmUniforms, MAX_GRID, storeQuad, type IgemmTile } from './conv2d';
 import { bindingDecls, paramsStruct, type KernelSpec } from './spec';
 
-const TR = 8;
+const TQ = 2;
 
 export function narrowTile(subgroupSize: number): IgemmTile {
-  return { rowsPerGroup: TR * 64, colsPerGroup: 8, kMultiple: subgroupSize };
+  return { rowsPerGroup: TQ * 64, colsPerGroup: 8, kMultiple: subgroupSize };
 }
 
 export function igemmNarrowKernel(s: number, bias: boolean, maxGridY = MAX_GRID): KernelSpec {
   if (!Number.isInteger(Math.log2(s)) || s < 4 || s > 64) throw new Error(`conv2d kernel: unsupported subgroup size ${s}`);
   const wgy = 64 / s;
-  const rows = [...Array(TR).keys()];
+  const quads = [...Array(TQ).keys()];
+  const comp = ['x', 'y', 'z', 'w'];
   const bindings = igemmBindings(bias);
   const code = /* wgsl */ `
 enable subgroups;
@@ -39,14 +40,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         @builtin(subgroup_invocation_id) lane: u32) {
   let split = wid.z % p.splits;
   let rowGroup = (wid.z / p.splits) * nwg.y + wid.y;
-  let row0 = (rowGroup * ${wgy}u + lid.y) * ${TR * s}u;
-  if (row0 >= p.m) { return; } // the whole subgroup leaves together
+  let q0 = (rowGroup * ${wgy}u + lid.y) * ${TQ * s}u;
+  if (q0 >= p.m) { return; } // the whole subgroup leaves together
   let col0 = wid.x * 8u;
   let col4 = col0 / 4u;
-${rows.map((i) => `  let base${i} = bases(row0 + lane + ${i * s}u);\n  let rb${i} = base${i}.x;`).join('\n')}
+${quads.map((j) => `  let info${j} = quad(q0 + lane + ${j * s}u);\n  let rb${j} = info${j}.x;`).join('\n')}
   let kBegin = split * p.chunk;
   let kEnd = min(p.k, kBegin + p.chunk);
-${rows.map((i) => `  var c${i}a = vec4<f32>(0.0); var c${i}b = vec4<f32>(0.0);`).join('\n')}
+${quads.map((j) => [0, 1, 2, 3].map((l) => `  var c${4 * j + l}a = vec4<f32>(0.0); var c${4 * j + l}b = vec4<f32>(0.0);`).join('\n')).join('\n')}
   for (var k0 = kBegin; k0 < kEnd; k0 += ${s}u) {
     let kk = k0 + lane;
     let offl = koff[kk];
@@ -57,11 +58,18 @@ ${rows.map((i) => `  var c${i}a = vec4<f32>(0.0); var c${i}b = vec4<f32>(0.0);`)
       let off = subgroupShuffle(offl, u);
       let b0 = subgroupShuffle(b0l, u);
       let b1 = subgroupShuffle(b1l, u);
-${rows.map((i) => `      { let a = vec4<f32>(src[rb${i} + off]); c${i}a = fma(a, b0, c${i}a); c${i}b = fma(a, b1, c${i}b); }`).join('\n')}
+${quads
+  .map(
+    (j) =>
+      `      { let a = src[rb${j} + off];\n` +
+      [0, 1, 2, 3].map((l) => `        c${4 * j + l}a = fma(vec4<f32>(a.${comp[l]}), b0, c${4 * j + l}a); c${4 * j + l}b = fma(vec4<f32>(a.${comp[l]}), b1, c${4 * j + l}b);`).join('\n') +
+      ' }',
+  )
+  .join('\n')}
     }
   }
   let splitOff = split * p.splitStride;
-${rows.map((i) => `  if (row0 + lane + ${i * s}u < p.m) { put8(base${i}.y + splitOff, col0, c${i}a, c${i}b); }`).join('\n')}
+${quads.map((j) => `  ${storeQuad(j, `info${j}`)}`).join('\n')}
 }`;
   const tile = narrowTile(s);
   return {

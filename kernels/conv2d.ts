@@ -1,31 +1,37 @@
-// conv2d as an implicit GEMM (no im2col buffer): C[m, col] = Σ_k A(m, k)·B[k, col], with
-//   A(m, k) = src[rowBase(m) + kOff[k]]   src zero-padded, so no tap needs a bounds check
+// conv2d as an implicit GEMM (no im2col buffer) over row quads: C[(q, l), col] = Σ_k A(q, k)[l]·B[k, col],
+//   A(q, k) = srcQ[rowBase(q) + kOff[k]]  a vec4: the 4 rows (lanes l) of quad q, read from the
+//             zero-padded quad-layout copy of kernels/conv2d-prep.ts, so no tap needs a bounds check
 //   B       = wt, dense row-major [K rounded up to the subgroup size, colsV4·4] (vec4 loads)
-//   C[m, col] → out[outBase(m) + col·colStride + split·splitStride] (+ bias[col])
-// rowBase and outBase split m = (a·d1 + b)·d2 + c once and return a·s0 + b·s1 + c·s2 + base with
-// the strides in `rs` and in `os`. kernels/conv2d-geometry.ts says what m, k and col are for the forward
-// pass, the stride phases of dX, and dW.
+//   C[(q, l), col] → out[outBase(q) + l·laneStride + col·colStride + split·splitStride] (+ bias[col])
+//             for the real rows l < lanes(q) = min(4, laneLimit − 4a), a the first index of q
+// rowBase and outBase split q = (a·d1 + b)·d2 + c once and return a·s0 + b·s1 + c·s2 + base with
+// the strides in `rs` and in `os`. kernels/conv2d-geometry.ts says what the quads, k and col are
+// for the forward pass, the stride phases of dX, and dW.
 //
-// Subgroup kernel (the lavapipe cost model of shared/docs/lavapipe-performance.md: count loads,
-// shuffles are nearly free): a subgroup of S lanes owns TM rows (uniform across its lanes) × S·8 columns;
-// each lane accumulates TM × 8 outputs in 2·TM vec4 registers. Per S values of k, lane l loads
-// A(row, k0 + l) once per row (scalar) and a rolled loop hands them out with subgroupShuffle,
-// while each lane loads its 8 columns of B as 2 vec4. The row bases live one per lane and reach
-// the other lanes by subgroupBroadcast, so they cost ceil(TM / S) registers instead of TM.
-// TM = 24 (lib/ops/conv.ts) measured 10–20 % faster than 16 or 32 (32 spills).
-// Workgroup (S, 64/S): lid.x is the lane, lid.y the subgroup, which relies on subgroups being
-// consecutive invocations (true on lavapipe, checked by the tests).
+// Subgroup kernel (the lavapipe cost model of shared/docs/lavapipe-performance.md: loads are per
+// lane and dear, shuffles nearly free; measured on lavapipe with llvmpipe's generated code): a
+// subgroup of S lanes owns TQ quads (4·TQ rows, uniform across its lanes) × S·8 columns; each lane
+// accumulates 4·TQ × 8 outputs in 8·TQ vec4 registers. Per S values of k, lane l loads A(q, k0 + l)
+// once per quad (one vec4 load for 4 rows: 1.4× cheaper per value than scalars, and a quarter of
+// the load instructions) and a rolled loop hands them out with subgroupShuffle, while each lane
+// loads its 8 columns of B as 2 vec4 per k. The rolled loop takes 2 values of k per iteration:
+// llvmpipe keeps the accumulators on the stack and masks every store to a loop variable with a
+// blend, so two multiply-adds per update halve that overhead (10–15 % faster than 1 per
+// iteration; 4 per iteration, or the 8 unrolled, measured 25–35 % slower). The quad bases live
+// one per lane and reach the other lanes by subgroupBroadcast. Workgroup (S, wgy): lid.x is the lane, lid.y the subgroup, which relies on
+// subgroups being consecutive invocations (true on lavapipe, checked by the tests).
 //
-// Edges: rows ≥ M read row base 0 and are not stored; k ≥ the split's end loads 0 (select); the
-// lanes past the last column clamp their B loads into the row and store nothing; wt has zero rows
-// up to a multiple of S and zero columns up to a multiple of 8.
+// Edges: quads ≥ `m` read row base 0 and store nothing; rows past laneLimit are not stored; k ≥
+// the split's end loads 0 (select); the lanes past the last column clamp their B loads into the row
+// and store nothing; wt has zero rows up to a multiple of S and zero columns up to a multiple of 8.
 // Split-K: workgroup z = fold·splits + split; split s reduces k in [s·chunk, min(K, (s+1)·chunk))
-// (chunk a multiple of S) into its own slice of out. Row groups beyond 65535 (or the `maxGridY`
+// (chunk a multiple of S) into its own slice of out. Quad groups beyond 65535 (or the `maxGridY`
 // of the spec) fold into z.
 import { bindingDecls, paramsStruct, type KernelSpec, type UniformField } from './spec';
 
 export const MAX_GRID = 65535;
 
+/** `m` is the number of row quads. */
 export const igemmUniforms: UniformField[] = [
   { name: 'm', type: 'u32' },
   { name: 'cols', type: 'u32' },
@@ -35,6 +41,8 @@ export const igemmUniforms: UniformField[] = [
   { name: 'splits', type: 'u32' },
   { name: 'colStride', type: 'u32' },
   { name: 'splitStride', type: 'u32' },
+  { name: 'laneStride', type: 'u32' },
+  { name: 'laneLimit', type: 'u32' },
   { name: 'd1', type: 'u32' },
   { name: 'd2', type: 'u32' },
   { name: 'rs', type: 'vec4<u32>' },
@@ -43,7 +51,7 @@ export const igemmUniforms: UniformField[] = [
 
 export function igemmBindings(bias: boolean): { name: string; access: 'read' | 'read_write'; type?: string }[] {
   return [
-    { name: 'src', access: 'read' },
+    { name: 'src', access: 'read', type: 'array<vec4<f32>>' },
     { name: 'koff', access: 'read', type: 'array<u32>' },
     { name: 'wt', access: 'read', type: 'array<vec4<f32>>' },
     { name: 'out', access: 'read_write' },
@@ -51,17 +59,19 @@ export function igemmBindings(bias: boolean): { name: string; access: 'read' | '
   ];
 }
 
-/** WGSL shared by the GEMM kernels (wide, narrow, no subgroups): the index maps and the guarded store. */
+/** WGSL shared by the GEMM kernels (wide, narrow, no subgroups): the index maps and the guarded stores. */
 export function igemmHelpers(bias: boolean): string {
   return /* wgsl */ `
-// (row base, out base) of row m; the row base is 0 past the last row, so loads stay in bounds.
-fn bases(m: u32) -> vec2<u32> {
-  let t = m / p.d2;
-  let c = m - t * p.d2;
+// (row base, out base, real rows) of quad q; the row base is 0 and no row is real past the last quad.
+fn quad(q: u32) -> vec3<u32> {
+  let t = q / p.d2;
+  let c = q - t * p.d2;
   let a = t / p.d1;
   let b = t - a * p.d1;
+  let live = q < p.m;
   let rb = a * p.rs.x + b * p.rs.y + c * p.rs.z + p.rs.w;
-  return vec2<u32>(select(0u, rb, m < p.m), a * p.os.x + b * p.os.y + c * p.os.z + p.os.w);
+  let lanes = min(4u, p.laneLimit - min(p.laneLimit, a * 4u));
+  return vec3<u32>(select(0u, rb, live), a * p.os.x + b * p.os.y + c * p.os.z + p.os.w, select(0u, lanes, live));
 }
 fn put(base: u32, col: u32, v: f32) {
   if (col < p.cols) { out[base + col * p.colStride] = v${bias ? ' + bias[col]' : ''}; }
@@ -69,13 +79,18 @@ fn put(base: u32, col: u32, v: f32) {
 fn put8(base: u32, col: u32, lo: vec4<f32>, hi: vec4<f32>) {
   put(base, col, lo.x); put(base, col + 1u, lo.y); put(base, col + 2u, lo.z); put(base, col + 3u, lo.w);
   put(base, col + 4u, hi.x); put(base, col + 5u, hi.y); put(base, col + 6u, hi.z); put(base, col + 7u, hi.w);
+}
+// Stores row l of a quad (base = its out base + split offset) when it is one of the quad's real rows.
+fn putRow(info: vec3<u32>, base: u32, l: u32, col: u32, lo: vec4<f32>, hi: vec4<f32>) {
+  if (l < info.z) { put8(base + l * p.laneStride, col, lo, hi); }
 }`;
 }
 
 /**
- * Workgroups for a launch of a kernel whose workgroup covers rowsPerGroup × colsPerGroup: x the
- * column groups, y up to maxGridY row groups, z = folds·splits (the kernels read the fold size
- * from num_workgroups.y, so a smaller maxGridY only changes the grid, never the results).
+ * Workgroups for a launch of a kernel whose workgroup covers rowsPerGroup × colsPerGroup (rows
+ * counted like the uniform `m`): x the column groups, y up to maxGridY row groups, z =
+ * folds·splits (the kernels read the fold size from num_workgroups.y, so a smaller maxGridY only
+ * changes the grid, never the results).
  */
 export function igemmDispatch(rowsPerGroup: number, colsPerGroup: number, maxGridY = MAX_GRID) {
   return (u: Record<string, unknown>): [number, number, number] => {
@@ -87,24 +102,30 @@ export function igemmDispatch(rowsPerGroup: number, colsPerGroup: number, maxGri
 }
 
 export interface IgemmTile {
+  /** Row quads per workgroup. */
   rowsPerGroup: number;
   colsPerGroup: number;
   /** wt must hold zero rows up to a multiple of this. */
   kMultiple: number;
 }
 
-export function subgroupTile(subgroupSize: number, tm = 16, wgy = Math.max(1, 64 / subgroupSize)): IgemmTile {
-  return { rowsPerGroup: tm * wgy, colsPerGroup: subgroupSize * 8, kMultiple: subgroupSize };
+export function subgroupTile(subgroupSize: number, tq = 6, wgy = Math.max(1, 64 / subgroupSize)): IgemmTile {
+  return { rowsPerGroup: tq * wgy, colsPerGroup: subgroupSize * 8, kMultiple: subgroupSize };
 }
 
-/** The implicit GEMM with subgroup shuffles: subgroup size `s`, `tm` rows per subgroup, `wgy` subgroups per workgroup. */
-export function igemmSubgroupKernel(s: number, bias: boolean, tm = 16, wgy = Math.max(1, 64 / s), maxGridY = MAX_GRID): KernelSpec {
+/** WGSL storing the accumulators c{4j+l}a/b of quad j (info `qi`, split offset `splitOff`). */
+export function storeQuad(j: number, qi: string): string {
+  return [0, 1, 2, 3].map((l) => `putRow(${qi}, ${qi}.y + splitOff, ${l}u, col0, c${4 * j + l}a, c${4 * j + l}b);`).join(' ');
+}
+
+/** The implicit GEMM with subgroup shuffles: subgroup size `s`, `tq` quads per subgroup, `wgy` subgroups per workgroup. */
+export function igemmSubgroupKernel(s: number, bias: boolean, tq = 6, wgy = Math.max(1, 64 / s), maxGridY = MAX_GRID): KernelSpec {
   if (!Number.isInteger(Math.log2(s)) || s < 4 || s > 128) throw new Error(`conv2d kernel: unsupported subgroup size ${s}`);
-  const nr = Math.ceil(tm / s); // row-base registers per lane
-  const rows = [...Array(tm).keys()];
+  if (tq > s) throw new Error(`conv2d kernel: ${tq} quads per subgroup need more than ${s} lanes`);
+  const quads = [...Array(tq).keys()];
+  const rows = [...Array(4 * tq).keys()];
+  const comp = ['x', 'y', 'z', 'w'];
   const bindings = igemmBindings(bias);
-  const rowReg = (i: number) => `subgroupBroadcast(rb${Math.floor(i / s)}, ${i % s}u)`;
-  const outReg = (i: number) => `subgroupBroadcast(ob${Math.floor(i / s)}, ${i % s}u)`;
   const code = /* wgsl */ `
 enable subgroups;
 diagnostic(off, subgroup_uniformity);
@@ -118,11 +139,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         @builtin(subgroup_invocation_id) lane: u32) {
   let split = wid.z % p.splits;
   let rowGroup = (wid.z / p.splits) * nwg.y + wid.y;
-  let row0 = (rowGroup * ${wgy}u + lid.y) * ${tm}u;
-  if (row0 >= p.m) { return; } // the whole subgroup leaves together
+  let q0 = (rowGroup * ${wgy}u + lid.y) * ${tq}u;
+  if (q0 >= p.m) { return; } // the whole subgroup leaves together
+  let colsV4 = p.colsV4;
   let col0 = (wid.x * ${s}u + lid.x) * 8u;
-  let col4 = min(col0 / 4u, p.colsV4 - 2u);
-${[...Array(nr).keys()].map((r) => `  let base${r} = bases(row0 + ${r * s}u + lane);\n  let rb${r} = base${r}.x;`).join('\n')}
+  let col4 = min(col0 / 4u, colsV4 - 2u);
+  let info = quad(q0 + lane); // lane j holds quad q0 + j
+  let rb = info.x;
   let kBegin = split * p.chunk;
   let kEnd = min(p.k, kBegin + p.chunk);
 ${rows.map((i) => `  var c${i}a = vec4<f32>(0.0); var c${i}b = vec4<f32>(0.0);`).join('\n')}
@@ -130,22 +153,38 @@ ${rows.map((i) => `  var c${i}a = vec4<f32>(0.0); var c${i}b = vec4<f32>(0.0);`)
     let kk = k0 + lane;
     let live = kk < kEnd;
     let off = koff[kk];
-${rows.map((i) => `    let a${i} = select(0.0, src[${rowReg(i)} + off], live);`).join('\n')}
-    var bi = k0 * p.colsV4 + col4;
-    for (var u = 0u; u < ${s}u; u++) {
+${quads.map((j) => `    let a${j} = select(vec4<f32>(0.0), src[subgroupBroadcast(rb, ${j}u) + off], live);`).join('\n')}
+    var bi = k0 * colsV4 + col4;
+    for (var u = 0u; u < ${s}u; u += 2u) {
       let b0 = wt[bi];
       let b1 = wt[bi + 1u];
-      bi += p.colsV4;
-${rows.map((i) => `      { let a = vec4<f32>(subgroupShuffle(a${i}, u)); c${i}a = fma(a, b0, c${i}a); c${i}b = fma(a, b1, c${i}b); }`).join('\n')}
+      let b2 = wt[bi + colsV4];
+      let b3 = wt[bi + colsV4 + 1u];
+      bi += 2u * colsV4;
+${quads
+  .map(
+    (j) =>
+      `      { let x = subgroupShuffle(a${j}, u); let y = subgroupShuffle(a${j}, u + 1u);\n` +
+      [0, 1, 2, 3]
+        .map((l) => {
+          const i = 4 * j + l;
+          const c = comp[l];
+          return `        c${i}a = fma(vec4<f32>(y.${c}), b2, fma(vec4<f32>(x.${c}), b0, c${i}a)); c${i}b = fma(vec4<f32>(y.${c}), b3, fma(vec4<f32>(x.${c}), b1, c${i}b));`;
+        })
+        .join('\n') +
+      ' }',
+  )
+  .join('\n')}
     }
   }
   let splitOff = split * p.splitStride;
-${[...Array(nr).keys()].map((r) => `  let ob${r} = base${r}.y + splitOff;`).join('\n')}
-${rows.map((i) => `  { let ob = ${outReg(i)}; if (row0 + ${i}u < p.m) { put8(ob, col0, c${i}a, c${i}b); } }`).join('\n')}
+${quads
+  .map((j) => `  { let qi = vec3<u32>(subgroupBroadcast(info.x, ${j}u), subgroupBroadcast(info.y, ${j}u), subgroupBroadcast(info.z, ${j}u)); ${storeQuad(j, 'qi')} }`)
+  .join('\n')}
 }`;
-  const tile = subgroupTile(s, tm, wgy);
+  const tile = subgroupTile(s, tq, wgy);
   return {
-    key: `conv2d.igemm.sg:${s}:${tm}:${wgy}:${bias ? 'bias' : 'nobias'}:${maxGridY}`,
+    key: `conv2d.igemm.sg:${s}:${tq}:${wgy}:${bias ? 'bias' : 'nobias'}:${maxGridY}`,
     name: 'conv2d.igemm',
     code,
     bindings: bindings.map((b) => b.access),

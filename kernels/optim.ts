@@ -1,6 +1,7 @@
 // Optimizer updates over flat float32 arrays (a whole model's parameters in one dispatch), with
 // PyTorch's exact formulas. Arrays are processed as vec4s in a grid-stride loop; the padding between
-// parameters holds zeros in params, grads and state, and stays zero.
+// parameters holds zeros in params, grads and state, and stays zero. SGD copies its uniforms into
+// locals before the loop and reads each parameter once.
 //
 // SGD (torch.optim.SGD): g = grad + wd·p;  buf = first ? g : momentum·buf + (1 − dampening)·g;
 //   step = nesterov ? g + momentum·buf : buf  (momentum = 0: step = g, buf untouched);  p -= lr·step.
@@ -23,6 +24,23 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let stride = groups.x * ${WG}u;
   for (var i = gid.x; i < p.n4; i += stride) {`;
 
+/**
+ * Loop head of SGD: the uniforms are copied into locals first (on lavapipe a uniform read inside
+ * the loop costs a load per iteration, as much as a storage load; 15 % faster measured). Updating
+ * 4 consecutive vec4s per iteration over 16–256 workgroups measured slower here.
+ */
+const SGD_HEAD = `
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let stride = groups.x * ${WG}u;
+  let n4 = p.n4;
+  let first = p.first != 0u;
+  let lr = p.lr;
+  let momentum = p.momentum;
+  let keep = 1.0 - p.dampening;
+  let wd = p.weightDecay;
+  for (var i = gid.x; i < n4; i += stride) {`;
+
 /** Bindings: params (rw), grads, and with momentum the momentum buffer (rw). */
 export function sgdKernel(config: { momentum: boolean; nesterov: boolean }): KernelSpec {
   const uniforms: UniformField[] = [
@@ -41,17 +59,17 @@ export function sgdKernel(config: { momentum: boolean; nesterov: boolean }): Ker
   const step = !config.momentum
     ? 'let step = g;'
     : `
-    var b = g;
-    if (p.first == 0u) { b = p.momentum * buf[i] + (1.0 - p.dampening) * g; }
+    let b = select(momentum * buf[i] + keep * g, g, first);
     buf[i] = b;
-    let step = ${config.nesterov ? 'g + p.momentum * b' : 'b'};`;
+    let step = ${config.nesterov ? 'g + momentum * b' : 'b'};`;
   const code = /* wgsl */ `
 ${paramsStruct(uniforms)}
 ${bindingDecls(bindings, true)}
-${LOOP_HEAD}
-    let g = grad[i] + p.weightDecay * param[i];
+${SGD_HEAD}
+    let x = param[i];
+    let g = grad[i] + wd * x;
     ${step}
-    param[i] = param[i] - p.lr * step;
+    param[i] = x - lr * step;
   }
 }`;
   return {

@@ -103,12 +103,14 @@ async function checkAgainstReference(c: Case, backward: boolean): Promise<void> 
 
 // Odd sizes, primes, strides 1–3 (also non-square), padding 0–3 (also larger than the kernel),
 // kernels 1×1, 3×3, 4×4, 5×5, 7×7, 5×3, channels 1, 3, 5, 17, and the kernel tiles ± 1: the
-// GEMM rows (N·Ho·Wo = 191, 192, 193 for the wide subgroup kernel's 24-row subgroup tiles and
-// 192-row workgroups, 127, 128, 129 for the 64-row workgroups without subgroups, and 511, 512,
-// 513 for the narrow kernels),
+// GEMM rows come in quads (4 images in the forward and dX, 4 channels in dW), so at N = 1 the
+// forward has Ho·Wo quads: 191, 192, 193 for the wide subgroup kernel's 6-quad subgroup tiles and
+// 12-quad workgroups, 127, 128, 129 for the 16-quad workgroups without subgroups, and 511, 512,
+// 513 for the narrow kernels' 128-quad workgroups; batches of 2, 3, 5, 6 and channel counts that
+// are no multiple of 4 leave quads partly empty;
 // the reduction (C·kh·kw = 7, 8, 9) and the columns (O = 63, 64, 65; 31 / 32 at the switch
-// between narrow and wide kernels; for dX the columns are C = 7, 8, 9 and for dW the rows are
-// C·kh·kw).
+// between narrow and wide kernels; for dX the columns are C = 7, 8, 9 and for dW the quads are
+// ceil(C / 4)·kh·kw).
 const SWEEP: Case[] = [
   { x: [1, 1, 1, 1], w: [1, 1, 1, 1] },
   { x: [1, 1, 1, 1], w: [1, 1, 3, 3], padding: 1 },
@@ -134,6 +136,8 @@ const SWEEP: Case[] = [
   { x: [1, 2, 8, 64], w: [5, 2, 1, 1], bias: false },
   { x: [1, 2, 27, 19], w: [7, 2, 1, 1] },
   { x: [1, 3, 5, 7], w: [32, 3, 3, 3], padding: 1 },
+  { x: [5, 3, 6, 6], w: [4, 3, 3, 3], padding: 1 },
+  { x: [6, 6, 5, 5], w: [40, 6, 3, 3], stride: 2, padding: 1 },
 ];
 
 test('forward, dX, dW and db match the float64 reference on odd shapes (both kernel paths)', async () => {
@@ -234,8 +238,9 @@ test('dW splits its reduction when there are few output tiles, and the split res
 
 test('row groups past the grid limit fold into z (limit lowered to 1 so small tensors fold)', async () => {
   // With one row group per launch in y, every GEMM below (forward, each dX phase, dW with a
-  // split reduction) runs several row groups through z: N·Ho·Wo = 1152 and 800 output pixels,
-  // 432 dW rows, all above the largest tile (512 rows), on the wide, narrow and plain kernels.
+  // split reduction) with more than one row group runs them through z: 576 and 400 forward quads
+  // (N = 2: one quad per output pixel, above the largest tile of 128 quads), 108 dW quads (9
+  // wide-kernel groups), on the wide, narrow and plain kernels.
   const saved = convLaunchLimits.maxGridY;
   try {
     convLaunchLimits.maxGridY = 1;
@@ -248,7 +253,8 @@ test('row groups past the grid limit fold into z (limit lowered to 1 so small te
 });
 
 test('launch grids respect 65535 workgroups per dimension for huge GEMMs', () => {
-  for (const [rowsPerGroup, colsPerGroup] of [[192, 64], [512, 8], [64, 64]] as const) {
+  // Row quads × columns per workgroup of the wide, narrow and plain kernels.
+  for (const [rowsPerGroup, colsPerGroup] of [[12, 64], [128, 8], [16, 64]] as const) {
     for (const [m, cols, splits] of [[1, 1, 1], [65535 * rowsPerGroup, 64, 1], [65535 * rowsPerGroup + 1, 512, 3], [4e9, 8, 2]]) {
       const [x, y, z] = igemmDispatch(rowsPerGroup, colsPerGroup)({ m, cols, splits });
       const rowGroups = Math.ceil(m / rowsPerGroup);

@@ -1,25 +1,25 @@
 // conv2d (NCHW, float32, dilation 1) and its named backward passes, on the implicit GEMM kernels
-// of kernels/conv2d.ts. Each pass prepares its operands (a zero-padded copy of the input, an
-// offset table, the B operand gathered from the weight or from dY), runs one GEMM, and frees the
-// temporaries (safe: the pool hands a buffer out again only for commands recorded later).
-// 1×1 convolutions take the same path: with one tap the implicit GEMM is a plain batched GEMM.
+// of kernels/conv2d.ts. Each pass prepares its operands (a zero-padded quad-layout copy of the
+// input or of dY, an offset table, the B operand gathered from the weight or from dY), runs one
+// GEMM, and frees the temporaries (safe: the pool hands a buffer out again only for commands
+// recorded later). 1×1 convolutions take the same path: with one tap the implicit GEMM is a plain
+// batched GEMM.
 import { igemmSubgroupKernel, MAX_GRID, subgroupTile, type IgemmTile } from '../../kernels/conv2d';
 import { fallbackTile, igemmFallbackKernel } from '../../kernels/conv2d-fallback';
 import { igemmNarrowKernel, narrowTile } from '../../kernels/conv2d-narrow';
 import {
   convGeometry,
-  forwardPass,
+  forwardPlan,
   inputGradPlan,
-  inputPad,
   outputSize,
-  weightGradPass,
+  weightGradPlan,
   type ConvGeometry,
   type ConvOptionsResolved,
   type ConvPass,
   type IndexMap,
-  type PadPlan,
+  type QuadPlan,
 } from '../../kernels/conv2d-geometry';
-import { gatherKernel, offsetsKernel, pad2dKernel } from '../../kernels/conv2d-prep';
+import { gatherKernel, gatherQuadsContiguous, offsetsKernel, quadLayoutKernel } from '../../kernels/conv2d-prep';
 import { record } from '../autograd';
 import type { BufferRange, GpuContext } from '../runtime/context';
 import { Storage } from '../storage';
@@ -34,15 +34,23 @@ export interface Conv2dOptions {
   padding?: number | readonly [number, number];
 }
 
-const padK = memoKernel(pad2dKernel);
+const quadsK = memoKernel(quadLayoutKernel);
 const gatherK = memoKernel(gatherKernel);
 const offsetsK = memoKernel(offsetsKernel);
 const subgroupK = memoKernel(igemmSubgroupKernel);
 const fallbackK = memoKernel(igemmFallbackKernel);
 const narrowK = memoKernel(igemmNarrowKernel);
 
-/** Rows per subgroup of the wide kernel: 24 measured 10–20 % faster than 16 or 32 on lavapipe. */
-const WIDE_ROWS = 24;
+/**
+ * Row quads per subgroup and subgroups per workgroup of the wide kernel, measured on lavapipe over
+ * the ResNet-18 shapes: 5–6 quads (20–24 rows) tie and beat 4, 7 and 8 quads by 5–10 %; 2 subgroups
+ * per workgroup beat 8 by 5–10 % and tie with 1 and 4.
+ */
+const WIDE_QUADS = 6;
+const WIDE_SUBGROUPS = 2;
+
+/** A subgroup holds at most one row quad per lane (SwiftShader's subgroups have 4 lanes). */
+const wideQuads = (subgroupSize: number) => Math.min(WIDE_QUADS, subgroupSize);
 
 /** Below this many output columns the narrow kernels (lanes over rows) waste less than the wide ones. */
 const NARROW_COLS = 32;
@@ -93,7 +101,7 @@ function isNarrow(cols: number): boolean {
 function tileFor(ctx: GpuContext, cols: number): IgemmTile {
   const s = ctx.subgroupSize;
   if (!s) return fallbackTile(isNarrow(cols));
-  return isNarrow(cols) ? narrowTile(s) : subgroupTile(s, WIDE_ROWS);
+  return isNarrow(cols) ? narrowTile(s) : subgroupTile(s, wideQuads(s), WIDE_SUBGROUPS);
 }
 
 /**
@@ -107,7 +115,7 @@ function kernelFor(ctx: GpuContext, cols: number, bias: boolean) {
   const s = ctx.subgroupSize;
   const maxGridY = Math.min(MAX_GRID, convLaunchLimits.maxGridY);
   if (!s) return fallbackK(bias, isNarrow(cols), maxGridY);
-  return isNarrow(cols) ? narrowK(s, bias, maxGridY) : subgroupK(s, bias, WIDE_ROWS, Math.max(1, 64 / s), maxGridY);
+  return isNarrow(cols) ? narrowK(s, bias, maxGridY) : subgroupK(s, bias, wideQuads(s), WIDE_SUBGROUPS, maxGridY);
 }
 
 const roundUp = (x: number, m: number) => Math.ceil(x / m) * m;
@@ -116,11 +124,11 @@ function mapUniforms(m: IndexMap) {
   return { d1: m.d1, d2: m.d2, s: [m.s[0], m.s[1], m.s[2], m.base] };
 }
 
-/** Runs pad2d into a new temporary storage; the caller releases it. */
-function padded(ctx: GpuContext, src: BufferRange, plan: PadPlan): Storage {
-  const out = Storage.alloc(ctx, plan.planes * plan.hp * plan.wp);
-  const { planes, ...dims } = plan;
-  ctx.run(padK(), [src, out.range], { rows: planes * plan.hp, ...dims });
+/** Runs the quad-layout copy of `src` into a new temporary storage; the caller releases it. */
+function quadLayout(ctx: GpuContext, src: BufferRange, plan: QuadPlan): Storage {
+  const out = Storage.alloc(ctx, plan.outer * plan.inner * plan.hp * plan.wp * 4);
+  const { outer, ...dims } = plan;
+  ctx.run(quadsK(plan.w % 4 === 0), [src, out.range], { rows: outer * plan.inner * plan.hp, ...dims });
   return out;
 }
 
@@ -136,8 +144,8 @@ function splitK(tile: IgemmTile, k: number, desired: number): Split {
 }
 
 /** Few output tiles and a long reduction: split it so that the work fills the device. */
-function weightGradSplit(tile: IgemmTile, m: number, cols: number, k: number): Split {
-  const groups = Math.ceil(m / tile.rowsPerGroup) * Math.ceil(cols / tile.colsPerGroup);
+function weightGradSplit(tile: IgemmTile, quads: number, cols: number, k: number): Split {
+  const groups = Math.ceil(quads / tile.rowsPerGroup) * Math.ceil(cols / tile.colsPerGroup);
   const desired = groups >= SPLIT_TARGET_GROUPS ? 1 : Math.min(Math.ceil(SPLIT_TARGET_GROUPS / groups), Math.floor(k / SPLIT_MIN_CHUNK));
   return splitK(tile, k, Math.max(1, desired));
 }
@@ -167,7 +175,8 @@ function runPass(
   const wt = Storage.alloc(ctx, Math.max(kPad, 1) * cols8);
   if (kPad > 0) {
     ctx.run(offsetsK(), [koff.range], { total: kPad, rows: gemm.k, ...mapUniforms(gemm.kMap) });
-    ctx.run(gatherK(), [bSource, wt.range], {
+    const vec4Rows = gatherQuadsContiguous({ rows: gather.rows, colStride: gather.colStride, ...gather.map }, kPad);
+    ctx.run(gatherK(vec4Rows), [bSource, wt.range], {
       total: kPad,
       cols4: cols8 / 4,
       rows: gather.rows,
@@ -181,7 +190,7 @@ function runPass(
   const buffers = [src, koff.range, wt.range, out];
   if (bias) buffers.push(bias);
   ctx.run(spec, buffers, {
-    m: gemm.m,
+    m: gemm.quads,
     cols: gemm.cols,
     colsV4: cols8 / 4,
     k: gemm.k,
@@ -189,6 +198,8 @@ function runPass(
     splits,
     colStride: gemm.colStride,
     splitStride,
+    laneStride: gemm.laneStride,
+    laneLimit: gemm.laneLimit,
     d1: gemm.rowMap.d1,
     d2: gemm.rowMap.d2,
     rs: [...gemm.rowMap.s, gemm.rowMap.base],
@@ -198,22 +209,20 @@ function runPass(
   wt.release();
 }
 
-/** The input, zero-padded when the convolution pads (a temporary to release), or its own range. */
-function withPaddedInput<T>(ctx: GpuContext, g: ConvGeometry, x: Tensor, fn: (src: BufferRange) => T): T {
-  const plan = inputPad(g);
-  const pad = plan ? padded(ctx, rangeOf(x), plan) : null;
+/** Runs fn on the quad-layout copy of x described by `plan`, then releases the copy. */
+function withQuads<T>(ctx: GpuContext, x: Tensor, plan: QuadPlan, fn: (src: BufferRange) => T): T {
+  const quads = quadLayout(ctx, rangeOf(x), plan);
   try {
-    return fn(pad ? pad.range : rangeOf(x));
+    return fn(quads.range);
   } finally {
-    pad?.release();
+    quads.release();
   }
 }
 
 function forwardRaw(ctx: GpuContext, g: ConvGeometry, x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
   const out = emptyTensor(ctx, [g.n, g.o, g.ho, g.wo]);
-  withPaddedInput(ctx, g, x, (src) =>
-    runPass(ctx, forwardPass(g), src, rangeOf(weight), rangeOf(out), bias ? rangeOf(bias) : null),
-  );
+  const { layout, pass } = forwardPlan(g);
+  withQuads(ctx, x, layout, (src) => runPass(ctx, pass, src, rangeOf(weight), rangeOf(out), bias ? rangeOf(bias) : null));
   return out;
 }
 
@@ -225,14 +234,13 @@ export function conv2dBackwardInput(dy: Tensor, weight: Tensor, xShape: readonly
   checkOutputGrad(op, dy, g);
   const plan = inputGradPlan(g);
   const dx = emptyTensor(ctx, xShape);
-  const pad = plan.pad ? padded(ctx, rangeOf(dy), plan.pad) : null;
-  const src = pad ? pad.range : rangeOf(dy);
   // Phases that no tap reaches (a 1×1 kernel with stride 2) get zeros: clear once, skip them.
   if (plan.passes.some((pass) => pass.gemm.k === 0)) ctx.clear(rangeOf(dx));
-  for (const pass of plan.passes) {
-    if (pass.gemm.k > 0) runPass(ctx, pass, src, rangeOf(weight), rangeOf(dx), null);
-  }
-  pad?.release();
+  withQuads(ctx, dy, plan.layout, (src) => {
+    for (const pass of plan.passes) {
+      if (pass.gemm.k > 0) runPass(ctx, pass, src, rangeOf(weight), rangeOf(dx), null);
+    }
+  });
   return dx;
 }
 
@@ -242,17 +250,17 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, wShape: readonly num
   const ctx = checkInputs(op, dy, x);
   const g = checkConv(op, x.shape, wShape, resolveConvOptions(op, options));
   checkOutputGrad(op, dy, g);
-  const pass = weightGradPass(g);
-  const split = weightGradSplit(tileFor(ctx, pass.gemm.cols), pass.gemm.m, pass.gemm.cols, pass.gemm.k);
+  const { layout, pass } = weightGradPlan(g);
+  const split = weightGradSplit(tileFor(ctx, pass.gemm.cols), pass.gemm.quads, pass.gemm.cols, pass.gemm.k);
   if (split.splits === 1) {
     const dw = emptyTensor(ctx, wShape);
-    withPaddedInput(ctx, g, x, (src) => runPass(ctx, pass, src, rangeOf(dy), rangeOf(dw), null));
+    withQuads(ctx, x, layout, (src) => runPass(ctx, pass, src, rangeOf(dy), rangeOf(dw), null));
     return dw;
   }
   // Split-K: each split writes its own [O, C·kh·kw] slice, then one reduction sums the slices.
-  const size = g.o * pass.gemm.m;
+  const size = g.o * g.c * g.kh * g.kw;
   const parts = emptyTensor(ctx, [split.splits, size]);
-  withPaddedInput(ctx, g, x, (src) => runPass(ctx, pass, src, rangeOf(dy), rangeOf(parts), null, split, size));
+  withQuads(ctx, x, layout, (src) => runPass(ctx, pass, src, rangeOf(dy), rangeOf(parts), null, split, size));
   const summed = reduceKeepdim('sum', parts, [0]);
   parts.dispose();
   const dw = summed.handle(wShape);
@@ -331,6 +339,6 @@ export function planWeightGradSplit(
   options: Conv2dOptions = {},
 ): number {
   const g = checkConv('conv2dBackwardWeight', xShape, wShape, resolveConvOptions('conv2dBackwardWeight', options));
-  const { gemm } = weightGradPass(g);
-  return weightGradSplit(tileFor(ctx, gemm.cols), gemm.m, gemm.cols, gemm.k).splits;
+  const { gemm } = weightGradPlan(g).pass;
+  return weightGradSplit(tileFor(ctx, gemm.cols), gemm.quads, gemm.cols, gemm.k).splits;
 }
