@@ -7,7 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Generator, hasContext, initNode, shutdown } from '../lib/node';
 import { readCheckpoint } from './checkpoint';
-import { ConfigError, PRESETS, resolveConfig, type ConfigOverrides, type MocoConfig, type PresetName } from './config';
+import { ConfigError, PRESETS, resolveConfig, SAMPLE_RECIPE, type ConfigOverrides, type MocoConfig, type PresetName } from './config';
 import { loadImageFolder, type ImageDataset } from './data/cache';
 import { scanImageFolder } from './data/image-folder';
 import { sampleRoot } from './data/sample';
@@ -26,7 +26,9 @@ usage:
   moco eval linear --checkpoint FILE   linear evaluation (frozen backbone) [--label-fraction F]
 
 data:
-  --data DIR            ImageFolder root with train/<class>/* and val/<class>/* (default: shipped sample)
+  --data DIR            ImageFolder root with train/<class>/* and val/<class>/* (default: shipped sample,
+                        with short-run defaults: ${SAMPLE_RECIPE.epochs} epochs, batch ${SAMPLE_RECIPE.mocov2.batchSize}, lr ${SAMPLE_RECIPE.mocov2.lr}, τ ${SAMPLE_RECIPE.mocov2.temperature}, K ${SAMPLE_RECIPE.mocov2.queueSize},
+                        crops ${SAMPLE_RECIPE.mocov2.cropMin}–1, no blur, kNN every ${SAMPLE_RECIPE.knnEvery} epochs; options given win)
   --image-size N        images are resized to N×N (default 64)
   --cache-dir DIR       where decoded images are cached (default .cache)
 model and MoCo (defaults from --preset):

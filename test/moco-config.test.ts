@@ -1,0 +1,65 @@
+// The trainer's configuration: presets, defaults that depend on the data, the shipped sample's
+// short-run defaults, and the checks that refuse a bad configuration. CPU only.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { ConfigError, PRESETS, resolveConfig, SAMPLE_RECIPE } from '../moco/config';
+import { assertThrows } from './helpers/assert';
+
+const sample = { trainSize: 500, numClasses: 10 };
+const imagenette = { trainSize: 9469, numClasses: 10 };
+
+test('no --data: the shipped sample gets the short-run recipe, and options given still win', () => {
+  const { config, notes } = resolveConfig({}, sample);
+  const r = SAMPLE_RECIPE.mocov2;
+  assert.is(config.epochs, SAMPLE_RECIPE.epochs);
+  assert.is(config.knnEvery, SAMPLE_RECIPE.knnEvery);
+  assert.is(config.batchSize, r.batchSize);
+  assert.is(config.queueSize, r.queueSize);
+  assert.is(config.temperature, r.temperature);
+  assert.is(config.lr, r.lr);
+  assert.equal(config.augment.scale, [r.cropMin, 1]);
+  assert.is(config.augment.blurP, r.blurP);
+  assert.ok(notes.some((n) => n.startsWith('shipped sample')), notes.join('\n'));
+
+  const given = resolveConfig({ epochs: 3, batchSize: 8, queueSize: 32, lr: 0.1, augment: { blurP: 0.5 } }, sample).config;
+  assert.equal([given.epochs, given.batchSize, given.queueSize, given.lr, given.augment.blurP], [3, 8, 32, 0.1, 0.5]);
+  assert.is(given.augment.scale[0], r.cropMin);
+});
+
+test('--preset seed on the sample keeps its own recipe and only gets the short epoch count', () => {
+  const { config } = resolveConfig({ preset: 'seed' }, sample);
+  assert.is(config.epochs, SAMPLE_RECIPE.epochs);
+  assert.is(config.temperature, PRESETS.seed.temperature);
+  assert.is(config.optimizer, 'adam');
+  assert.is(config.augment.blurP, 0.5);
+});
+
+test('--data: the official recipe, with batch and K capped by the data set size', () => {
+  const full = resolveConfig({ data: '/data/imagenette' }, imagenette).config;
+  assert.is(full.epochs, PRESETS.mocov2.epochs);
+  assert.is(full.batchSize, 256);
+  assert.is(full.queueSize, 4096);
+  assert.is(full.temperature, 0.2);
+  assert.is(full.lr, 0.03);
+  assert.is(full.augment.blurP, 0.5);
+  const small = resolveConfig({ data: '/data/small' }, { trainSize: 500, numClasses: 10 });
+  assert.is(small.config.batchSize, 32);
+  assert.is(small.config.queueSize, 224);
+  assert.is(small.config.lr, (0.03 * 32) / 256);
+  assert.ok(small.notes.some((n) => n.includes('queue K 224')), small.notes.join('\n'));
+});
+
+test('bad values are refused with a ConfigError naming the option', () => {
+  try {
+    resolveConfig({ data: '/d', lr: -1 }, imagenette);
+    assert.unreachable('a negative lr was accepted');
+  } catch (e) {
+    assert.instance(e, ConfigError);
+  }
+  assertThrows(() => resolveConfig({ data: '/d', batchSize: 32, queueSize: 100 }, imagenette), '--moco-k 100', 'multiple of the 32');
+  assertThrows(() => resolveConfig({ data: '/d', imageSize: 16, stem: 'imagenet' }, imagenette), '--image-size 16', 'imagenet stem');
+  assertThrows(() => resolveConfig({ data: '/d', temperature: 0 }, imagenette), '--moco-t');
+  assertThrows(() => resolveConfig({ data: '/d', batchSize: 16, bnSplits: 3 }, imagenette), '--bn-splits 3');
+});
+
+test.run();
