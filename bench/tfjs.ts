@@ -1,9 +1,31 @@
 // TensorFlow.js's WebGPU backend as the peer to compare with, in the same process and on the same
 // adapter. In Node it needs `navigator.gpu`, which we take from the `webgpu` package.
+import { build } from 'esbuild';
+import { fileURLToPath } from 'node:url';
 import { create, globals } from 'webgpu';
 import { median, type Prepared, type TfModule, type TimingOptions } from './harness';
 
 let tfPromise: Promise<TfModule> | null = null;
+
+/**
+ * tfjs-core's Node entry (a CommonJS bundle) has no gradients: the union package @tensorflow/tfjs
+ * registers them from tfjs-core's ES modules, which Node cannot load as they are (extensionless
+ * imports). esbuild bundles that one file; the gradient registry is a global, so the gradients land
+ * in the registry the CommonJS copy uses.
+ */
+async function registerTfjsGradients(): Promise<void> {
+  const repoRoot = fileURLToPath(new URL('..', import.meta.url)); // from bench/ and from dist/
+  const bundle = await build({
+    stdin: { contents: "import '@tensorflow/tfjs-core/dist/register_all_gradients.js';", resolveDir: repoRoot },
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    write: false,
+    logLevel: 'silent',
+  });
+  const code = bundle.outputFiles[0]!.text;
+  await import(`data:text/javascript;base64,${Buffer.from(code).toString('base64')}`);
+}
 let gpuHandle: GPU | null = null;
 
 export function loadTfjs(): Promise<TfModule> {
@@ -13,6 +35,7 @@ export function loadTfjs(): Promise<TfModule> {
     Object.defineProperty(globalThis, 'navigator', { value: { gpu: gpuHandle }, configurable: true, writable: true });
     const tf = await import('@tensorflow/tfjs-core');
     await import('@tensorflow/tfjs-backend-webgpu');
+    await registerTfjsGradients();
     if (!(await tf.setBackend('webgpu'))) throw new Error('tfjs: the webgpu backend did not initialise');
     await tf.ready();
     return tf;

@@ -3,7 +3,8 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const script = fileURLToPath(new URL('./torch_cpu.py', import.meta.url));
+// '../bench/' resolves from both bench/torch.ts and the bundle dist/bench.js.
+const script = fileURLToPath(new URL('../bench/torch_cpu.py', import.meta.url));
 const PYTHON = '/usr/bin/python3';
 
 export function torchAvailable(): boolean {

@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'no
 import { dirname, join, resolve } from 'node:path';
 
 const watchFree = { bundle: true, format: 'esm', sourcemap: true, target: 'es2022', logLevel: 'warning' };
-const nodeExternal = ['webgpu', '@tensorflow/*', 'sharp', 'cli-progress', 'playwright-core'];
+const nodeExternal = ['webgpu', '@tensorflow/*', 'sharp', 'cli-progress', 'playwright-core', 'esbuild'];
 
 // dist/node.js (and the tools) import the library bundle instead of carrying a second copy of it.
 const shareLibrary = (fromDir) => ({
