@@ -7,7 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Generator, hasContext, initNode, shutdown } from '../lib/node';
 import { readCheckpoint } from './checkpoint';
-import { ConfigError, PRESETS, resolveConfig, SAMPLE_RECIPE, type ConfigOverrides, type MocoConfig, type PresetName } from './config';
+import { ConfigError, maxBatchFor, PRESETS, resolveConfig, SAMPLE_RECIPE, type ConfigOverrides, type MocoConfig, type PresetName } from './config';
 import { loadImageFolder, type ImageDataset } from './data/cache';
 import { scanImageFolder } from './data/image-folder';
 import { sampleRoot } from './data/sample';
@@ -212,6 +212,14 @@ function describe(c: MocoConfig, root: string, train: ImageDataset, val: ImageDa
   ].join('\n');
 }
 
+/** A run resumed on another device must still fit its binding limit (a new run is checked by resolveConfig). */
+function checkBatchFits(c: MocoConfig, maxBindingBytes: number): void {
+  const fit = maxBatchFor(c.stem, c.imageSize, maxBindingBytes);
+  if (c.batchSize > fit) {
+    throw new ConfigError(`moco: batch ${c.batchSize} at ${c.imageSize} px needs tensors larger than this device's ${maxBindingBytes / 2 ** 20} MiB binding limit (at most batch ${fit} here)`);
+  }
+}
+
 async function train(v: Values): Promise<void> {
   const log = (s: string) => console.log(s);
   let config: MocoConfig;
@@ -228,20 +236,37 @@ async function train(v: Values): Promise<void> {
     const overrides = overridesFrom(v);
     const root = dataRoot(overrides.data);
     const scan = scanImageFolder(root, 'train');
-    const resolved = resolveConfig(overrides, { trainSize: scan.files.length, numClasses: scan.classes.length });
-    config = resolved.config;
-    for (const note of resolved.notes) log(`note: ${note}`);
+    const facts = { trainSize: scan.files.length, numClasses: scan.classes.length };
+    config = resolveConfig(overrides, facts).config; // refuses bad options before the GPU starts
     if (existsSync(join(config.out, 'checkpoint.safetensors')) && !v.force) {
       throw new UsageError(`${config.out} already holds a run: continue it with --resume ${config.out}, or start over with --force (or pick another --out)`);
     }
+    // Again with the device's binding limit, which can lower the default batch.
+    const resolved = resolveConfig(overrides, { ...facts, maxBindingBytes: (await initNode()).limits.maxStorageBufferBindingSize });
+    config = resolved.config;
+    for (const note of resolved.notes) log(`note: ${note}`);
   }
+  const ctx = await initNode();
+  checkBatchFits(config, ctx.limits.maxStorageBufferBindingSize);
   const root = dataRoot(config.data);
   const { train: trainSet, val } = await loadSplits(root, config.imageSize, config.cacheDir, log);
-  const ctx = await initNode();
   log(`device: ${ctx.adapter.description || ctx.adapter.device}`);
   log(describe(config, root, trainSet, val));
   const progress = createProgress();
-  const evaluator = new KnnEvaluator(config, trainSet, val);
+  // kNN feature extraction can take minutes on a large data set: show it like an epoch.
+  const knnProgress = createProgress();
+  let knnLabel = '';
+  const evaluator = new KnnEvaluator(config, trainSet, val, (label, done, total) => {
+    if (label !== knnLabel) {
+      knnLabel = label;
+      knnProgress.start(total, label);
+    }
+    knnProgress.update(done, {});
+    if (done >= total) {
+      knnProgress.stop();
+      knnLabel = '';
+    }
+  });
   const trainer = new Trainer(config, trainSet, { log, progress, evaluator, ...(resumePath ? { resume: resumePath } : {}) });
   try {
     const result = await trainer.run();
@@ -273,7 +298,8 @@ async function evaluate(kind: string | undefined, v: Values): Promise<void> {
   const c = { ...loaded.meta.config, ...(v.data !== undefined ? { data: v.data } : {}), ...(v['cache-dir'] !== undefined ? { cacheDir: v['cache-dir'] } : {}) };
   const root = dataRoot(c.data);
   const { train: trainSet, val } = await loadSplits(root, c.imageSize, c.cacheDir, (s) => console.log(s));
-  await initNode();
+  const ctx = await initNode();
+  const extractBatch = Math.min(128, maxBatchFor(c.stem, c.imageSize, ctx.limits.maxStorageBufferBindingSize));
   const encoder = buildEncoder(c, new Generator(0));
   const prefix = 'encoder_q.';
   const state = new Map([...loaded.file.tensors].filter(([n]) => n.startsWith(prefix)).map(([n, t]) => [n.slice(prefix.length), t]));
@@ -281,7 +307,7 @@ async function evaluate(kind: string | undefined, v: Values): Promise<void> {
   const epoch = loaded.meta.state.epoch;
   if (kind === 'knn') {
     const features = oneOf(v, 'knn-features' as keyof Values, ['backbone', 'head'] as const) ?? c.knnFeatures;
-    const extract = { features, batchSize: 128 };
+    const extract = { features, batchSize: extractBatch };
     const bank = await extractFeatures(encoder, trainSet.images, trainSet.count, trainSet.size, extract);
     const queries = await extractFeatures(encoder, val.images, val.count, val.size, extract);
     const r = await knnClassify(
@@ -296,6 +322,7 @@ async function evaluate(kind: string | undefined, v: Values): Promise<void> {
     if (!(fraction > 0 && fraction <= 1)) throw new UsageError(`--label-fraction must be in (0, 1], got ${fraction}`);
     const r = await linearEval(encoder, trainSet, val, {
       labelFraction: fraction,
+      extract: { batchSize: extractBatch },
       ...(num(v, 'lr') !== undefined ? { lr: num(v, 'lr')! } : {}),
       ...(num(v, 'epochs') !== undefined ? { epochs: num(v, 'epochs')! } : {}),
       ...(num(v, 'batch-size') !== undefined ? { batchSize: num(v, 'batch-size')! } : {}),

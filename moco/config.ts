@@ -142,6 +142,23 @@ export type ConfigOverrides = Partial<Omit<MocoConfig, 'augment'>> & { augment?:
 export interface DatasetFacts {
   trainSize: number;
   numClasses: number;
+  /** The device's maxStorageBufferBindingSize: no tensor may be larger (lavapipe: 128 MiB). */
+  maxBindingBytes?: number;
+}
+
+/**
+ * Bytes per image of ResNet-18's largest GPU binding at this input size: with the imagenet stem
+ * conv1's output (64 × (s/2)² floats; also the size of its dW operand); with the cifar stem the
+ * zero-padded copy of layer1's input that its convolutions read (64 × (s+2)² floats).
+ */
+export function largestBindingPerImage(stem: 'cifar' | 'imagenet', imageSize: number): number {
+  const side = stem === 'imagenet' ? Math.ceil(imageSize / 2) : imageSize + 2;
+  return 64 * side * side * 4;
+}
+
+/** The largest batch (a power of two) whose every binding fits in `maxBindingBytes`. */
+export function maxBatchFor(stem: 'cifar' | 'imagenet', imageSize: number, maxBindingBytes: number): number {
+  return Math.max(1, pow2Floor(maxBindingBytes / largestBindingPerImage(stem, imageSize)));
 }
 
 const pow2Floor = (x: number) => 2 ** Math.floor(Math.log2(Math.max(1, x)));
@@ -157,9 +174,18 @@ export function resolveConfig(o: ConfigOverrides, facts: DatasetFacts): { config
   o = withSampleRecipe(o, notes);
   const preset = PRESETS[o.preset ?? 'mocov2'];
   const imageSize = o.imageSize ?? 64;
-  const batchSize = o.batchSize ?? Math.min(preset.batchSize, Math.max(2, pow2Floor(facts.trainSize / 8)));
+  const stem = o.stem ?? (imageSize <= 32 ? 'cifar' : 'imagenet');
+  let batchSize = o.batchSize ?? Math.min(preset.batchSize, Math.max(2, pow2Floor(facts.trainSize / 8)));
   if (o.batchSize === undefined && batchSize !== preset.batchSize) {
     notes.push(`batch size ${batchSize} (the preset's ${preset.batchSize} capped at 1/8 of ${facts.trainSize} training images)`);
+  }
+  const fit = facts.maxBindingBytes ? maxBatchFor(stem, imageSize, facts.maxBindingBytes) : Infinity;
+  if (o.batchSize === undefined && batchSize > fit) {
+    notes.push(
+      `batch size ${fit}, not ${batchSize}: at ${imageSize} px a larger batch makes tensors over this device's ` +
+        `${facts.maxBindingBytes! / 2 ** 20} MiB binding limit (the lr is scaled with the batch)`,
+    );
+    batchSize = fit;
   }
   let queueSize = o.queueSize;
   if (queueSize === undefined) {
@@ -172,7 +198,7 @@ export function resolveConfig(o: ConfigOverrides, facts: DatasetFacts): { config
     preset: o.preset ?? 'mocov2',
     data: o.data ?? null,
     imageSize,
-    stem: o.stem ?? (imageSize <= 32 ? 'cifar' : 'imagenet'),
+    stem,
     headHidden: o.headHidden ?? preset.headHidden,
     dim: o.dim ?? preset.dim,
     queueSize,
@@ -235,6 +261,13 @@ export function validateConfig(c: MocoConfig, facts: DatasetFacts): void {
   }
   if (c.batchSize % c.bnSplits !== 0 || c.batchSize / c.bnSplits < 2) {
     fail(`--bn-splits ${c.bnSplits} must divide the batch size ${c.batchSize} into groups of at least 2`);
+  }
+  if (facts.maxBindingBytes && c.batchSize > maxBatchFor(c.stem, c.imageSize, facts.maxBindingBytes)) {
+    const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+    fail(
+      `--batch-size ${c.batchSize} at ${c.imageSize} px (${c.stem} stem) needs ${mib(c.batchSize * largestBindingPerImage(c.stem, c.imageSize))} ` +
+        `tensors; this device binds at most ${mib(facts.maxBindingBytes)}: use --batch-size ${maxBatchFor(c.stem, c.imageSize, facts.maxBindingBytes)} or less`,
+    );
   }
   if (c.batchSize > facts.trainSize) fail(`--batch-size ${c.batchSize} is larger than the ${facts.trainSize} training images`);
   if (!(c.momentum >= 0 && c.momentum < 1)) fail(`--moco-m must be in [0, 1), got ${c.momentum}`);

@@ -2,7 +2,7 @@
 // short-run defaults, and the checks that refuse a bad configuration. CPU only.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ConfigError, PRESETS, resolveConfig, SAMPLE_RECIPE } from '../moco/config';
+import { ConfigError, largestBindingPerImage, maxBatchFor, PRESETS, resolveConfig, SAMPLE_RECIPE } from '../moco/config';
 import { assertThrows } from './helpers/assert';
 
 const sample = { trainSize: 500, numClasses: 10 };
@@ -60,6 +60,27 @@ test('bad values are refused with a ConfigError naming the option', () => {
   assertThrows(() => resolveConfig({ data: '/d', imageSize: 16, stem: 'imagenet' }, imagenette), '--image-size 16', 'imagenet stem');
   assertThrows(() => resolveConfig({ data: '/d', temperature: 0 }, imagenette), '--moco-t');
   assertThrows(() => resolveConfig({ data: '/d', batchSize: 16, bnSplits: 3 }, imagenette), '--bn-splits 3');
+});
+
+test("the batch fits the device's binding limit: a default is lowered (lr scaled), a given one refused", () => {
+  const mib128 = 128 * 2 ** 20; // lavapipe's maxStorageBufferBindingSize
+  // imagenet stem at 128 px: conv1's output is 64×64×64 floats = 1 MiB an image
+  assert.is(largestBindingPerImage('imagenet', 128), 2 ** 20);
+  assert.is(maxBatchFor('imagenet', 128, mib128), 128);
+  assert.is(maxBatchFor('imagenet', 224, mib128), 32);
+  assert.is(largestBindingPerImage('cifar', 32), 64 * 34 * 34 * 4);
+  const { config, notes } = resolveConfig({ data: '/d', imageSize: 128 }, { ...imagenette, maxBindingBytes: mib128 });
+  assert.is(config.batchSize, 128);
+  assert.is(config.lr, (0.03 * 128) / 256);
+  assert.ok(notes.some((n) => n.includes('batch size 128, not 256') && n.includes('128 MiB')), notes.join('\n'));
+  assertThrows(
+    () => resolveConfig({ data: '/d', imageSize: 128, batchSize: 256 }, { ...imagenette, maxBindingBytes: mib128 }),
+    '--batch-size 256 at 128 px',
+    'use --batch-size 128 or less',
+  );
+  // without a known limit (or where it is large enough) the recipe's batch stays
+  assert.is(resolveConfig({ data: '/d', imageSize: 128 }, imagenette).config.batchSize, 256);
+  assert.is(resolveConfig({ data: '/d', imageSize: 64 }, { ...imagenette, maxBindingBytes: mib128 }).config.batchSize, 256);
 });
 
 test.run();
