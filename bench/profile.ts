@@ -8,8 +8,9 @@
 // (--stem, --batch, --size). moco-step: the MoCo-v2 step of bench/suites/moco-step.ts (batch 32,
 // 32×32, cifar stem, K 4096).
 import { parseArgs } from 'node:util';
-import { fromArray, initNode, randn, resnet18, scope, SGD, shutdown, Generator } from '../lib/node';
+import { initNode, scope, shutdown } from '../lib/node';
 import { cases as mocoCases } from './suites/moco-step';
+import { resnetStep } from './suites/resnet18-step';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -31,26 +32,8 @@ const size = Number(values.size);
 const repeats = Math.max(1, Number(values.repeats));
 const ctx = await initNode({ dawnFlags: ['disable-dawn-features=timestamp_quantization'] });
 
-function resnetStep() {
-  const g = new Generator(0);
-  const model = resnet18({ numClasses: 10, stem, generator: g });
-  const opt = new SGD(model.parameters(), { lr: 0.1, momentum: 0.9, weightDecay: 1e-4 });
-  const x = randn([batch, 3, size, size], { generator: g });
-  const labels = fromArray(Array.from({ length: batch }, (_, i) => i % 10));
-  return {
-    title: `resnet18 training step, ${stem} stem, batch ${batch} at ${size}px`,
-    run: () =>
-      scope(() => {
-        opt.zeroGrad();
-        model.forward(x).crossEntropy(labels).backward();
-        opt.step();
-      }),
-    dispose: () => {
-      [x, labels].forEach((t) => t.dispose());
-      opt.dispose();
-      model.dispose();
-    },
-  };
+function resnet18Step() {
+  return { title: `resnet18 training step, ${stem} stem, batch ${batch} at ${size}px`, ...resnetStep(ctx, stem, batch, size) };
 }
 
 function mocoStep() {
@@ -59,7 +42,7 @@ function mocoStep() {
   return { title: `moco-v2 step, ${c.shape}`, run: () => scope(() => void prepared.run()), dispose: () => prepared.dispose() };
 }
 
-const step = which === 'moco-step' ? mocoStep() : resnetStep();
+const step = which === 'moco-step' ? mocoStep() : resnet18Step();
 for (let i = 0; i < 2; i++) {
   step.run();
   await ctx.sync();

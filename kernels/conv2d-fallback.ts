@@ -8,7 +8,7 @@
 // variant (for outputs with few columns) gives all 64 invocations their own quads and the same
 // 8 columns: 128 quads (512 rows) × 8 columns per workgroup.
 // The k loop runs exactly over the split's range, so wt needs no padded rows here.
-import { igemmBindings, igemmDispatch, igemmHelpers, igemmUniforms, MAX_GRID, storeQuad, type IgemmTile } from './conv2d';
+import { igemmBindings, igemmDispatch, igemmHelpers, igemmUniforms, MAX_GRID, quadFmas, storeQuad, type IgemmTile } from './conv2d';
 import { bindingDecls, paramsStruct, type KernelSpec } from './spec';
 
 const TQ = 2;
@@ -19,7 +19,6 @@ export function fallbackTile(narrow: boolean): IgemmTile {
 
 export function igemmFallbackKernel(bias: boolean, narrow = false, maxGridY = MAX_GRID): KernelSpec {
   const quads = [...Array(TQ).keys()];
-  const comp = ['x', 'y', 'z', 'w'];
   const bindings = igemmBindings(bias);
   const code = /* wgsl */ `
 ${paramsStruct(igemmUniforms)}
@@ -44,14 +43,7 @@ ${quads.map((j) => [0, 1, 2, 3].map((l) => `  var c${4 * j + l}a = vec4<f32>(0.0
     let bi = k * p.colsV4 + col4;
     let b0 = wt[bi];
     let b1 = wt[bi + 1u];
-${quads
-  .map(
-    (j) =>
-      `    { let a = src[rb${j} + off];\n` +
-      [0, 1, 2, 3].map((l) => `      c${4 * j + l}a = fma(vec4<f32>(a.${comp[l]}), b0, c${4 * j + l}a); c${4 * j + l}b = fma(vec4<f32>(a.${comp[l]}), b1, c${4 * j + l}b);`).join('\n') +
-      ' }',
-  )
-  .join('\n')}
+${quadFmas(quads, '    ')}
   }
   let splitOff = split * p.splitStride;
 ${quads.map((j) => `  ${storeQuad(j, `info${j}`)}`).join('\n')}

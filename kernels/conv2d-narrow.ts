@@ -12,7 +12,7 @@
 // Edges: quads ≥ m read row base 0 and are not stored, nor are rows past laneLimit; the inner loop
 // stops at the split's end (a bound uniform over the subgroup), so dead k are never used; B loads
 // of lanes past the end stay inside wt (padded to a multiple of S rows); columns ≥ cols are not stored.
-import { igemmBindings, igemmDispatch, igemmHelpers, igemmUniforms, MAX_GRID, storeQuad, type IgemmTile } from './conv2d';
+import { igemmBindings, igemmDispatch, igemmHelpers, igemmUniforms, MAX_GRID, quadFmas, storeQuad, type IgemmTile } from './conv2d';
 import { bindingDecls, paramsStruct, type KernelSpec } from './spec';
 
 const TQ = 2;
@@ -25,7 +25,6 @@ export function igemmNarrowKernel(s: number, bias: boolean, maxGridY = MAX_GRID)
   if (!Number.isInteger(Math.log2(s)) || s < 4 || s > 64) throw new Error(`conv2d kernel: unsupported subgroup size ${s}`);
   const wgy = 64 / s;
   const quads = [...Array(TQ).keys()];
-  const comp = ['x', 'y', 'z', 'w'];
   const bindings = igemmBindings(bias);
   const code = /* wgsl */ `
 enable subgroups;
@@ -58,14 +57,7 @@ ${quads.map((j) => [0, 1, 2, 3].map((l) => `  var c${4 * j + l}a = vec4<f32>(0.0
       let off = subgroupShuffle(offl, u);
       let b0 = subgroupShuffle(b0l, u);
       let b1 = subgroupShuffle(b1l, u);
-${quads
-  .map(
-    (j) =>
-      `      { let a = src[rb${j} + off];\n` +
-      [0, 1, 2, 3].map((l) => `        c${4 * j + l}a = fma(vec4<f32>(a.${comp[l]}), b0, c${4 * j + l}a); c${4 * j + l}b = fma(vec4<f32>(a.${comp[l]}), b1, c${4 * j + l}b);`).join('\n') +
-      ' }',
-  )
-  .join('\n')}
+${quadFmas(quads, '      ')}
     }
   }
   let splitOff = split * p.splitStride;

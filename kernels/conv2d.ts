@@ -114,6 +114,24 @@ export function subgroupTile(subgroupSize: number, tq = 6, wgy = Math.max(1, 64 
 }
 
 /** WGSL storing the accumulators c{4j+l}a/b of quad j (info `qi`, split offset `splitOff`). */
+/**
+ * The FMA block of the wide-register kernels for one k: per quad j, one vec4 load of 4 rows' A
+ * values at `src[rb{j} + off]`, each multiplied into the two column vec4s b0, b1.
+ */
+export function quadFmas(quads: number[], indent: string): string {
+  const comp = ['x', 'y', 'z', 'w'];
+  return quads
+    .map(
+      (j) =>
+        `${indent}{ let a = src[rb${j} + off];\n` +
+        [0, 1, 2, 3]
+          .map((l) => `${indent}  c${4 * j + l}a = fma(vec4<f32>(a.${comp[l]}), b0, c${4 * j + l}a); c${4 * j + l}b = fma(vec4<f32>(a.${comp[l]}), b1, c${4 * j + l}b);`)
+          .join('\n') +
+        ' }',
+    )
+    .join('\n');
+}
+
 export function storeQuad(j: number, qi: string): string {
   return [0, 1, 2, 3].map((l) => `putRow(${qi}, ${qi}.y + splitOff, ${l}u, col0, c${4 * j + l}a, c${4 * j + l}b);`).join(' ');
 }

@@ -4,7 +4,8 @@ import { randn, resnet18, scope, SGD, Generator, type GpuContext } from '../../l
 import type { BenchCase, TfModule } from '../harness';
 import { tfjsResnet18Step } from '../tfjs-resnet';
 
-function ours(ctx: GpuContext, stem: 'cifar' | 'imagenet', batch: number, size: number) {
+/** The prepared step (also what `npm run profile -- resnet18-step` times). */
+export function resnetStep(ctx: GpuContext, stem: 'cifar' | 'imagenet', batch: number, size: number) {
   const g = new Generator(0);
   const model = resnet18({ numClasses: 10, stem, generator: g });
   const opt = new SGD(model.parameters(), { lr: 0.1, momentum: 0.9, weightDecay: 1e-4 });
@@ -31,7 +32,7 @@ export function cases(options: { quick: boolean }): BenchCase[] {
     bench: 'resnet18-step',
     shape: `${stem} ${batch}x3x${size}x${size}`,
     images: batch,
-    ours: (ctx: GpuContext) => ours(ctx, stem, batch, size),
+    ours: (ctx: GpuContext) => resnetStep(ctx, stem, batch, size),
     tfjs: (tf: TfModule) => tfjsResnet18Step(tf, stem, batch, size),
     torch: `resnet18-step:${stem}:${batch}:${size}`,
   }));
