@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { initNode, shutdown } from '../lib/node';
 import { adapterName, printTable, row, timeOurs, type BenchCase, type BenchRow, type TfModule } from './harness';
 import { loadTfjs, shutdownTfjs, tfjsAdapter, timeTfjs } from './tfjs';
-import { timeTorch, torchAvailable } from './torch';
+import { timeTorch, torchAvailable, type TorchTiming } from './torch';
 
 type Suite = { cases(options: { quick: boolean }): BenchCase[] | Promise<BenchCase[]> };
 
@@ -68,7 +68,7 @@ try {
     const suite = await SUITES[name]!();
     const cases = await suite.cases({ quick: values.quick });
     const torchSpecs = cases.flatMap((c) => (c.torch ? [c.torch] : []));
-    const torchMs = withTorch && torchSpecs.length ? timeTorch(torchSpecs, timing.repeats) : new Map<string, number>();
+    const torchTimes = withTorch && torchSpecs.length ? timeTorch(torchSpecs, timing) : new Map<string, TorchTiming>();
     for (const c of cases) {
       const prepared = c.ours(ctx);
       const ours = row(c, 'ours', adapter, await timeOurs(ctx, prepared, timing));
@@ -83,12 +83,12 @@ try {
         if (values.json) console.log(JSON.stringify({ bench: c.bench, shape: c.shape, ratio: Number(ratio.toFixed(2)), adapter }));
         else process.stderr.write(`${c.bench} ${c.shape}: ours ${ours.ms} ms, tfjs ${t.ms} ms, ${ratio.toFixed(2)}x\n`);
       }
-      const torch = c.torch ? torchMs.get(c.torch) : undefined;
+      const torch = c.torch ? torchTimes.get(c.torch) : undefined;
       if (torch !== undefined) {
-        emit(row(c, 'pytorch-cpu', 'CPU (2 threads)', { ms: torch }));
-        const ratio = torch / ours.ms;
+        emit(row(c, 'pytorch-cpu', `CPU (${torch.threads} threads)`, { ms: torch.ms }));
+        const ratio = torch.ms / ours.ms;
         if (values.json) console.log(JSON.stringify({ bench: c.bench, shape: c.shape, torchRatio: Number(ratio.toFixed(2)), adapter }));
-        else process.stderr.write(`${c.bench} ${c.shape}: ours ${ours.ms} ms, pytorch-cpu ${torch.toFixed(1)} ms, ${ratio.toFixed(2)}x\n`);
+        else process.stderr.write(`${c.bench} ${c.shape}: ours ${ours.ms} ms, pytorch-cpu ${torch.ms.toFixed(1)} ms, ${ratio.toFixed(2)}x\n`);
       }
     }
   }

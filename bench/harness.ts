@@ -53,6 +53,17 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
+/** Runs `fn` with subgroups off (the portable workgroup-tiled kernels), then restores the setting. */
+export function withoutSubgroups<T>(ctx: GpuContext, fn: () => T): T {
+  const previous = ctx.useSubgroups;
+  ctx.useSubgroups = false;
+  try {
+    return fn();
+  } finally {
+    ctx.useSubgroups = previous;
+  }
+}
+
 export async function timeOurs(ctx: GpuContext, p: Prepared, o: TimingOptions): Promise<{ ms: number; gpuMs?: number }> {
   const once = () => scope(() => void p.run());
   for (let i = 0; i < o.warmup; i++) {

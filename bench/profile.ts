@@ -8,7 +8,8 @@
 // (--stem, --batch, --size). moco-step: the MoCo-v2 step of bench/suites/moco-step.ts (batch 32,
 // 32×32, cifar stem, K 4096).
 import { parseArgs } from 'node:util';
-import { initNode, scope, shutdown } from '../lib/node';
+import { initNode, shutdown } from '../lib/node';
+import { median } from './harness';
 import { cases as mocoCases } from './suites/moco-step';
 import { resnetStep } from './suites/resnet18-step';
 
@@ -39,7 +40,8 @@ function resnet18Step() {
 function mocoStep() {
   const c = mocoCases({ quick: false })[0]!;
   const prepared = c.ours(ctx);
-  return { title: `moco-v2 step, ${c.shape}`, run: () => scope(() => void prepared.run()), dispose: () => prepared.dispose() };
+  // The bench step opens its own scope.
+  return { title: `moco-v2 step, ${c.shape}`, run: () => void prepared.run(), dispose: () => prepared.dispose() };
 }
 
 const step = which === 'moco-step' ? mocoStep() : resnet18Step();
@@ -58,7 +60,6 @@ for (let i = 0; i < repeats; i++) {
   const cpu = process.cpuUsage(c0);
   cpus.push((cpu.user + cpu.system) / 1000);
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 if (!ctx.startProfile()) throw new Error('this adapter has no timestamp queries');
 step.run();
 const rows = await ctx.stopProfile();

@@ -5,7 +5,6 @@ Usage: /usr/bin/python3 bench/torch_cpu.py [--repeats N] [--warmup N] SPEC [SPEC
 Prints one JSON line per spec: {"spec": ..., "ms": median wall-clock milliseconds, "threads": ...}.
 Specs:
   resnet18-step:STEM:BATCH:SIZE          forward + cross-entropy + backward + SGD step (momentum 0.9, wd 1e-4)
-  conv2d:fwd|dx|dw:N,C,H,W:O,K,STRIDE,PAD one convolution (or the gradient of its input / weight)
   moco-step:BATCH:SIZE:K:DIM             one MoCo-v2 step (cifar stem, MLP head, SGD), official semantics
 Install libopenblas0-pthread first: Debian's reference BLAS makes torch's matmuls ~30x slower.
 """
@@ -40,27 +39,6 @@ def resnet18_step(stem, batch, size):
         F.cross_entropy(model(x), y).backward()
         opt.step()
 
-    return run
-
-
-def conv2d(kind, xs, ws):
-    n, c, h, w = map(int, xs.split(","))
-    o, k, stride, pad = map(int, ws.split(","))
-    x = torch.randn(n, c, h, w, requires_grad=(kind == "dx"))
-    weight = torch.randn(o, c, k, k, requires_grad=(kind == "dw"))
-    if kind == "fwd":
-        def run():
-            with torch.no_grad():
-                F.conv2d(x, weight, stride=stride, padding=pad)
-        return run
-    out = F.conv2d(x, weight, stride=stride, padding=pad)
-    g = torch.randn_like(out)
-
-    def run():
-        if kind == "dx":
-            torch.nn.grad.conv2d_input(x.shape, weight, g, stride=stride, padding=pad)
-        else:
-            torch.nn.grad.conv2d_weight(x, weight.shape, g, stride=stride, padding=pad)
     return run
 
 
@@ -102,8 +80,6 @@ def build(spec):
     parts = spec.split(":")
     if parts[0] == "resnet18-step":
         return resnet18_step(parts[1], int(parts[2]), int(parts[3]))
-    if parts[0] == "conv2d":
-        return conv2d(parts[1], parts[2], parts[3])
     if parts[0] == "moco-step":
         return moco_step(int(parts[1]), int(parts[2]), int(parts[3]), int(parts[4]))
     raise SystemExit(f"unknown spec {spec}")

@@ -20,7 +20,7 @@
 // periodically (period 2(S − 1)) when the radius reaches past the far edge of a small image, and
 // index 0 for S = 1. Outputs past S in the last window are not stored.
 import { AUG_FIELD, AUG_RECORD_WORDS, BLUR_MAX_RADIUS } from './augment-common';
-import { bindingDecls, groupsFor, paramsStruct, type KernelSpec, type UniformField } from './spec';
+import { bindingDecls, gridStride, paramsStruct, type KernelSpec, type UniformField } from './spec';
 
 const WG = 64;
 const MAX_GROUPS = 256;
@@ -88,7 +88,7 @@ function blurSpec(key: string, name: string, code: string, bindings: { access: '
     code,
     bindings: bindings.map((b) => b.access),
     uniforms,
-    dispatch: (u) => [Math.min(MAX_GROUPS, groupsFor(Number(u.lines), WG)), 1, 1],
+    dispatch: (u) => gridStride(Number(u.lines), WG, MAX_GROUPS),
   };
 }
 
@@ -97,7 +97,7 @@ function blurSpec(key: string, name: string, code: string, bindings: { access: '
  * Uniforms: size (S), lines (listed images · 3 · S), listOffset, dir (0 rows, 1 columns),
  * normalize (1: write (y − mean)/std), chMean, chStd (vec4).
  */
-export function augmentBlurKernel(T = SCALAR_T): KernelSpec {
+export function augmentBlurKernel(): KernelSpec {
   const uniforms = blurUniforms();
   const bindings = [
     { name: 'x', access: 'read' as const },
@@ -105,7 +105,7 @@ export function augmentBlurKernel(T = SCALAR_T): KernelSpec {
     { name: 'prm', access: 'read' as const, type: 'array<u32>' },
   ];
   const window = slidingWindow(
-    T,
+    SCALAR_T,
     (pos) => `x[base + refl(${pos}, n) * sp]`,
     (pos, v) => `y[base + (${pos}) * sp] = finish(${v}, mu, sd);`,
   );
@@ -139,7 +139,7 @@ ${WEIGHTS_WGSL}
 ${window}
   }
 }`;
-  return blurSpec(`augmentBlur:${T}:${R}`, 'augment.blur', code, bindings, uniforms);
+  return blurSpec(`augmentBlur:${SCALAR_T}:${R}`, 'augment.blur', code, bindings, uniforms);
 }
 
 /**
@@ -147,7 +147,7 @@ ${window}
  * `normalize` is 1. Bindings: x (vec4, read), y (vec4, written), prm (u32 records + lists).
  * Uniforms: as augmentBlurKernel, with lines = listed images · 3 · S/4 and dir unused.
  */
-export function augmentBlurColumnsKernel(T = COLUMN_T): KernelSpec {
+export function augmentBlurColumnsKernel(): KernelSpec {
   const uniforms = blurUniforms();
   const bindings = [
     { name: 'x', access: 'read' as const, type: 'array<vec4<f32>>' },
@@ -155,7 +155,7 @@ export function augmentBlurColumnsKernel(T = COLUMN_T): KernelSpec {
     { name: 'prm', access: 'read' as const, type: 'array<u32>' },
   ];
   const window = slidingWindow(
-    T,
+    COLUMN_T,
     (pos) => `x[base + refl(${pos}, n) * s4]`,
     (pos, v) => `y[base + (${pos}) * s4] = finish(${v}, mu, sd);`,
   );
@@ -188,7 +188,7 @@ ${WEIGHTS_WGSL}
 ${window}
   }
 }`;
-  return blurSpec(`augmentBlurColumns:${T}:${R}`, 'augment.blurColumns', code, bindings, uniforms);
+  return blurSpec(`augmentBlurColumns:${COLUMN_T}:${R}`, 'augment.blurColumns', code, bindings, uniforms);
 }
 
 /**

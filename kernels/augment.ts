@@ -23,15 +23,11 @@
 // workgroups past the last record or list entry do nothing. The contrast sum is float32, in one
 // partial sum per invocation. Output layout: NCHW float32 [records, 3, S, S]. Grids fold past
 // 65535 workgroups into y.
-import { AUG_JITTER_WGSL, AUG_RECORD_WGSL, AUG_SAMPLE_WGSL } from './augment-common';
-import { bindingDecls, MAX_WORKGROUPS_PER_DIM, paramsStruct, type KernelSpec, type UniformField, type Workgroups } from './spec';
+import { AUG_FLAG, AUG_JITTER_WGSL, AUG_RECORD_WGSL, AUG_SAMPLE_WGSL } from './augment-common';
+import { rowDispatch } from './rows';
+import { bindingDecls, paramsStruct, type KernelSpec, type UniformField } from './spec';
 
 const MAIN_WG = 64;
-
-function foldGrid(total: number): Workgroups {
-  const x = Math.max(1, Math.min(total, MAX_WORKGROUPS_PER_DIM));
-  return [x, Math.max(1, Math.ceil(total / x)), 1];
-}
 
 /**
  * Contrast means. Bindings: src (u32 pixels), prm (u32 records + lists), stats (f32, written).
@@ -100,7 +96,7 @@ ${finish}
     bindings: bindings.map((b) => b.access),
     uniforms,
     requires: subgroupSize > 0 ? ['subgroups'] : [],
-    dispatch: (u) => foldGrid(Number(u.count)),
+    dispatch: (u) => rowDispatch(Number(u.count)),
   };
 }
 
@@ -142,9 +138,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: 
   let a = load_aug(img);
   let m = stats[img];
   let nops = op_count(a);
-  let gray = (a.flags & 1u) != 0u;
-  let flip = (a.flags & 2u) != 0u;
-  let blur = (a.flags & 4u) != 0u;
+  let gray = (a.flags & ${AUG_FLAG.grayscale}u) != 0u;
+  let flip = (a.flags & ${AUG_FLAG.flip}u) != 0u;
+  let blur = (a.flags & ${AUG_FLAG.blur}u) != 0u;
   let s = p.size;
   let n = s * s;
   let base = img * 3u * n;
@@ -167,7 +163,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: 
     code,
     bindings: bindings.map((b) => b.access),
     uniforms,
-    dispatch: (u) => foldGrid(Number(u.n) * Number(u.groups)),
+    dispatch: (u) => rowDispatch(Number(u.n) * Number(u.groups)),
   };
 }
 

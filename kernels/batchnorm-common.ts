@@ -32,9 +32,9 @@
 // Edges: loops stop at the group / tensor end, so any N, C, H, W works; channels beyond 65535
 // workgroups fold into the y dimension of the grid. Buffers are padded to 16 bytes
 // (lib/storage.ts), so vec4 access of the tail is safe; the op ensures M > 1 in training mode.
-import type { Access, UniformField, UniformValues } from './spec';
+import { rowDispatch } from './rows';
+import { gridStride, type Access, type UniformField, type UniformValues, type Workgroups } from './spec';
 
-const MAX_X = 65535;
 /** Workgroups of the elementwise passes (few large workgroups are fastest on lavapipe). */
 export const APPLY_WG = 64;
 export const APPLY_MAX_GROUPS = 32;
@@ -54,10 +54,6 @@ export function hsum(vec4: boolean, v: string): string {
   return vec4 ? `dot(${v}, vec4<f32>(1.0))` : v;
 }
 
-function channelDispatch(c: number): [number, number, number] {
-  return [Math.min(Math.max(c, 1), MAX_X), Math.max(1, Math.ceil(c / MAX_X)), 1];
-}
-
 /** Channels per workgroup of the reductions without subgroups (one invocation per channel). */
 const SERIAL_WG = 8;
 
@@ -70,8 +66,9 @@ export function reduceWorkgroupSize(subgroupSize: number): number {
   return subgroupSize || SERIAL_WG;
 }
 
-export function reduceDispatch(subgroupSize: number, c: number): [number, number, number] {
-  return channelDispatch(subgroupSize ? c : Math.ceil(c / SERIAL_WG));
+/** One workgroup per channel (or per SERIAL_WG channels), folded into y past 65535 (see rowDispatch). */
+export function reduceDispatch(subgroupSize: number, c: number): Workgroups {
+  return rowDispatch(subgroupSize ? c : Math.ceil(c / SERIAL_WG));
 }
 
 /**
@@ -165,10 +162,10 @@ export function applyLayout(hwUnits: number): ApplyLayout {
   return hwUnits <= ROWS_MAX_HW ? 'rows' : 'chunks';
 }
 
-export function applyDispatch(layout: ApplyLayout, u: UniformValues): [number, number, number] {
+export function applyDispatch(layout: ApplyLayout, u: UniformValues): Workgroups {
   const total = Number(u.total);
   const work = layout === 'rows' ? total / Math.max(1, Number(u.hw)) : total / 4;
-  return [Math.max(1, Math.min(APPLY_MAX_GROUPS, Math.ceil(work / APPLY_WG))), 1, 1];
+  return gridStride(work, APPLY_WG, APPLY_MAX_GROUPS);
 }
 
 /**

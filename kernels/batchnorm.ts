@@ -22,7 +22,7 @@ import {
   type ApplyLayout,
   type Binding,
 } from './batchnorm-common';
-import { bindingDecls, paramsStruct, type KernelSpec, type UniformField } from './spec';
+import { bindingDecls, gridStride, paramsStruct, type KernelSpec, type UniformField } from './spec';
 
 export { applyLayout, type ApplyLayout } from './batchnorm-common';
 
@@ -140,7 +140,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     code,
     bindings: bindings.map((b) => b.access),
     uniforms,
-    dispatch: (u) => [Math.max(1, Math.min(16, Math.ceil(Number(u.c) / 64))), 1, 1],
+    dispatch: (u) => gridStride(Number(u.c), 64, 16),
   };
 }
 

@@ -20,7 +20,7 @@
 //           one vec4 per column and transposes 4×4 blocks in registers.
 // offsets:  kOff[k] = map(k) as u32 for k < rows, else 0, over rowsPadded entries.
 // Shapes, strides and sizes are uniforms; each kernel serves every shape.
-import { bindingDecls, groupsFor, paramsStruct, type KernelSpec, type UniformField } from './spec';
+import { bindingDecls, gridStride, paramsStruct, u32Fields, type KernelSpec, type UniformField } from './spec';
 
 const WG = 64;
 const MAX_GROUPS = 512;
@@ -47,9 +47,7 @@ const mapFields: UniformField[] = [
  * transposed in registers: one vec4 load instead of 4 scalar loads per output vec4.
  */
 export function quadLayoutKernel(vec4Source = false): KernelSpec {
-  const uniforms: UniformField[] = ['rows', 'inner', 'h', 'w', 'hp', 'wp', 'top', 'left', 'sa', 'sb', 'sl', 'limA', 'limB'].map(
-    (name) => ({ name, type: 'u32' as const }),
-  );
+  const uniforms = u32Fields('rows', 'inner', 'h', 'w', 'hp', 'wp', 'top', 'left', 'sa', 'sb', 'sl', 'limA', 'limB');
   const bindings = [
     { name: 'src', access: 'read' as const, type: vec4Source ? 'array<vec4<f32>>' : 'array<f32>' },
     { name: 'out', access: 'read_write' as const, type: 'array<vec4<f32>>' },
@@ -108,7 +106,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     code,
     bindings: bindings.map((b) => b.access),
     uniforms,
-    dispatch: (u) => [Math.min(MAX_GROUPS, groupsFor(Number(u.rows), WG)), 1, 1],
+    dispatch: (u) => gridStride(Number(u.rows), WG, MAX_GROUPS),
   };
 }
 
@@ -197,7 +195,7 @@ ${vec4Source ? quads : scalar}`;
     code,
     bindings: bindings.map((b) => b.access),
     uniforms,
-    dispatch: (u) => [Math.min(MAX_GROUPS, groupsFor(Number(u.total) / (vec4Source ? 4 : 1), WG)), 1, 1],
+    dispatch: (u) => gridStride(Number(u.total) / (vec4Source ? 4 : 1), WG, MAX_GROUPS),
   };
 }
 
@@ -238,6 +236,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     code,
     bindings: bindings.map((b) => b.access),
     uniforms,
-    dispatch: (u) => [Math.min(MAX_GROUPS, groupsFor(Number(u.total), WG)), 1, 1],
+    dispatch: (u) => gridStride(Number(u.total), WG, MAX_GROUPS),
   };
 }

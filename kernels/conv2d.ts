@@ -27,24 +27,13 @@
 // Split-K: workgroup z = fold·splits + split; split s reduces k in [s·chunk, min(K, (s+1)·chunk))
 // (chunk a multiple of S) into its own slice of out. Quad groups beyond 65535 (or the `maxGridY`
 // of the spec) fold into z.
-import { bindingDecls, paramsStruct, type KernelSpec, type UniformField } from './spec';
+import { bindingDecls, groupsFor, MAX_WORKGROUPS_PER_DIM, paramsStruct, u32Fields, type KernelSpec, type UniformField } from './spec';
 
-export const MAX_GRID = 65535;
+export const MAX_GRID = MAX_WORKGROUPS_PER_DIM;
 
 /** `m` is the number of row quads. */
 export const igemmUniforms: UniformField[] = [
-  { name: 'm', type: 'u32' },
-  { name: 'cols', type: 'u32' },
-  { name: 'colsV4', type: 'u32' },
-  { name: 'k', type: 'u32' },
-  { name: 'chunk', type: 'u32' },
-  { name: 'splits', type: 'u32' },
-  { name: 'colStride', type: 'u32' },
-  { name: 'splitStride', type: 'u32' },
-  { name: 'laneStride', type: 'u32' },
-  { name: 'laneLimit', type: 'u32' },
-  { name: 'd1', type: 'u32' },
-  { name: 'd2', type: 'u32' },
+  ...u32Fields('m', 'cols', 'colsV4', 'k', 'chunk', 'splits', 'colStride', 'splitStride', 'laneStride', 'laneLimit', 'd1', 'd2'),
   { name: 'rs', type: 'vec4<u32>' },
   { name: 'os', type: 'vec4<u32>' },
 ];
@@ -94,8 +83,8 @@ fn putRow(info: vec3<u32>, base: u32, l: u32, col: u32, lo: vec4<f32>, hi: vec4<
  */
 export function igemmDispatch(rowsPerGroup: number, colsPerGroup: number, maxGridY = MAX_GRID) {
   return (u: Record<string, unknown>): [number, number, number] => {
-    const rowGroups = Math.max(1, Math.ceil(Number(u.m) / rowsPerGroup));
-    const colGroups = Math.max(1, Math.ceil(Number(u.cols) / colsPerGroup));
+    const rowGroups = groupsFor(Number(u.m), rowsPerGroup);
+    const colGroups = groupsFor(Number(u.cols), colsPerGroup);
     const folds = Math.ceil(rowGroups / maxGridY);
     return [colGroups, Math.min(rowGroups, maxGridY), folds * Number(u.splits)];
   };
@@ -113,7 +102,6 @@ export function subgroupTile(subgroupSize: number, tq = 6, wgy = Math.max(1, 64 
   return { rowsPerGroup: tq * wgy, colsPerGroup: subgroupSize * 8, kMultiple: subgroupSize };
 }
 
-/** WGSL storing the accumulators c{4j+l}a/b of quad j (info `qi`, split offset `splitOff`). */
 /**
  * The FMA block of the wide-register kernels for one k: per quad j, one vec4 load of 4 rows' A
  * values at `src[rb{j} + off]`, each multiplied into the two column vec4s b0, b1.
@@ -132,6 +120,7 @@ export function quadFmas(quads: number[], indent: string): string {
     .join('\n');
 }
 
+/** WGSL storing the accumulators c{4j+l}a/b of quad j (info `qi`, split offset `splitOff`). */
 export function storeQuad(j: number, qi: string): string {
   return [0, 1, 2, 3].map((l) => `putRow(${qi}, ${qi}.y + splitOff, ${l}u, col0, c${4 * j + l}a, c${4 * j + l}b);`).join(' ');
 }

@@ -8,7 +8,7 @@
 //   src[(o·srcAxis + srcStart + j)·inner + k]. Used by concat (each input into its place) and by
 //   the gradient of slice (into a zeroed tensor). Elements of dst outside the block are untouched.
 import { DIM_HELPER, dimsField } from './elementwise';
-import { bindingDecls, groupsFor, paramsStruct, type KernelSpec, type UniformField } from './spec';
+import { bindingDecls, gridStride, paramsStruct, type KernelSpec, type UniformField } from './spec';
 
 const WG = 64;
 
@@ -48,7 +48,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     code,
     bindings: bindings.map((b) => b.access),
     uniforms,
-    dispatch: (u) => [Math.min(1024, groupsFor(Number(u.n), WG * 4)), 1, 1],
+    dispatch: (u) => gridStride(Number(u.n), WG * 4, 1024),
   };
 }
 
@@ -87,7 +87,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     code,
     bindings: bindings.map((b) => b.access),
     uniforms,
-    dispatch: (u) => [Math.min(1024, groupsFor(Number(u.n), WG * 4)), 1, 1],
+    dispatch: (u) => gridStride(Number(u.n), WG * 4, 1024),
   };
 }
 
@@ -122,7 +122,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     code,
     bindings: bindings.map((b) => b.access),
     uniforms,
-    dispatch: (u) => [Math.min(1024, groupsFor(Number(u.rows) * Number(u.cols), WG * 4)), 1, 1],
+    dispatch: (u) => gridStride(Number(u.rows) * Number(u.cols), WG * 4, 1024),
   };
 }
 
@@ -162,6 +162,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     code,
     bindings: bindings.map((b) => b.access),
     uniforms,
-    dispatch: (u) => [Math.min(1024, groupsFor(Number(u.rows) * Number(u.cols), WG * 4)), 1, 1],
+    dispatch: (u) => gridStride(Number(u.rows) * Number(u.cols), WG * 4, 1024),
   };
 }

@@ -7,7 +7,7 @@
 // the lanes past the end compute values nobody reads. The broadcasting kernel works on scalars and
 // maps each output index to the operands' offsets through per-axis strides (0 on broadcast axes),
 // for tensors of rank up to 8.
-import { bindingDecls, groupsFor, paramsStruct, type KernelSpec, type UniformField } from './spec';
+import { bindingDecls, gridStride, paramsStruct, type KernelSpec, type UniformField } from './spec';
 
 const WG = 64;
 /** Grid-stride kernels use at most this many workgroups. */
@@ -77,7 +77,7 @@ function typed(code: string, type: 'f32' | 'vec4<f32>'): string {
 }
 
 function gridStrideDispatch(count: number): [number, number, number] {
-  return [Math.min(MAX_GROUPS, groupsFor(count, WG * 4)), 1, 1];
+  return gridStride(count, WG * 4, MAX_GROUPS);
 }
 
 /**
@@ -230,7 +230,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     code,
     bindings: bindings.map((b) => b.access),
     uniforms,
-    dispatch: (u) => [Math.min(MAX_GROUPS * 4, groupsFor(Number(u.n), WG * 4)), 1, 1],
+    dispatch: (u) => gridStride(Number(u.n), WG * 4, MAX_GROUPS * 4),
   };
 }
 

@@ -13,7 +13,7 @@
 // alpha) is a uniform, so one pipeline serves every shape; only the transposes, accumulate, the
 // vec4 access modes and the tile sizes are compiled in. (accumulate as a uniform with a branch
 // around the stores made lavapipe compile the shaders 4-25× slower.)
-import type { UniformField } from './spec';
+import { MAX_WORKGROUPS_PER_DIM, type UniformField } from './spec';
 
 export interface GemmKernelFlags {
   transA: boolean;
@@ -55,7 +55,7 @@ export function indexC(m: string, n: string): string {
 }
 
 /** Batches run in a grid-stride loop over z, so any batch count fits the 65535 limit. */
-export const MAX_BATCH_GROUPS = 65535;
+export const MAX_BATCH_GROUPS = MAX_WORKGROUPS_PER_DIM;
 
 export function flagKey(f: GemmKernelFlags): string {
   return `${f.transA ? 'T' : 'N'}${f.transB ? 'T' : 'N'}${f.accumulate ? '+acc' : ''}`;

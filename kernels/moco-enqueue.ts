@@ -2,7 +2,7 @@
 //   queue[(ptr + i) mod K, d] = keys[i, d]
 // (the op checks K % N == 0 and advances ptr by N on the CPU, so in practice no row wraps). The
 // keys were L2-normalised by the key encoder. Grid-stride loop over the N·dim elements.
-import { bindingDecls, groupsFor, paramsStruct, type KernelSpec, type UniformField } from './spec';
+import { bindingDecls, gridStride, paramsStruct, type KernelSpec, type UniformField } from './spec';
 
 export function enqueueKernel(): KernelSpec {
   const uniforms: UniformField[] = [
@@ -34,6 +34,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     code,
     bindings: ['read', 'read_write'],
     uniforms,
-    dispatch: (u) => [Math.min(64, groupsFor(Number(u.n) * Number(u.dim), 64)), 1, 1],
+    dispatch: (u) => gridStride(Number(u.n) * Number(u.dim), 64, 64),
   };
 }

@@ -7,7 +7,8 @@
 //   8 columns d; invocations are numbered over (d tile, i tile, split) in a 1-D grid.
 // queueGradReduce: dq[i, d] = (Σ_s partial[s, i, d] + g[i, 0] · k[i, d]) / τ, one invocation per
 //   output element (this also adds the numerator's gradient).
-import { bindingDecls, groupsFor, paramsStruct, type KernelSpec, type UniformField } from './spec';
+import { rowDispatch } from './rows';
+import { bindingDecls, gridStride, groupsFor, paramsStruct, type KernelSpec, type UniformField } from './spec';
 
 const uniforms: UniformField[] = [
   { name: 'n', type: 'u32' },
@@ -73,8 +74,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     uniforms,
     dispatch: (u) => {
       const tiles = groupsFor(Number(u.dim), TD) * groupsFor(Number(u.n), TI) * Number(u.splits);
-      const groups = groupsFor(tiles, WG);
-      return [Math.min(groups, 65535), groupsFor(groups, 65535), 1];
+      return rowDispatch(groupsFor(tiles, WG));
     },
   };
 }
@@ -106,6 +106,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     code,
     bindings: bindings.map((b) => b.access),
     uniforms,
-    dispatch: (u) => [Math.min(256, groupsFor(Number(u.n) * Number(u.dim), WG)), 1, 1],
+    dispatch: (u) => gridStride(Number(u.n) * Number(u.dim), WG, 256),
   };
 }

@@ -8,14 +8,14 @@
 // Adam / AdamW (torch.optim.Adam / AdamW): AdamW first decays p ← p·(1 − lr·wd); Adam adds wd·p to g.
 //   m = β1·m + (1 − β1)·g;  v = β2·v + (1 − β2)·g²;
 //   p -= (lr / (1 − β1^t)) · m / (sqrt(v) / sqrt(1 − β2^t) + eps).
-import { bindingDecls, groupsFor, paramsStruct, type KernelSpec, type UniformField } from './spec';
+import { bindingDecls, gridStride, paramsStruct, type KernelSpec, type UniformField } from './spec';
 
 const WG = 64;
 const MAX_GROUPS = 256;
 const vec4Array = 'array<vec4<f32>>';
 
 function dispatch(n4: number): [number, number, number] {
-  return [Math.min(MAX_GROUPS, groupsFor(n4, WG * 4)), 1, 1];
+  return gridStride(n4, WG * 4, MAX_GROUPS);
 }
 
 const LOOP_HEAD = `

@@ -21,14 +21,14 @@
 // Edges: every loop is bounded by the uniforms (sizes of any value work); the op guarantees that
 // every window holds at least one real element (padding ≤ kernel/2, as PyTorch requires). Buffers
 // are padded to 16 bytes, so the vec4 paths may touch the tail safely.
-import { bindingDecls, paramsStruct, type KernelSpec, type UniformField } from './spec';
+import { bindingDecls, gridStride, paramsStruct, type KernelSpec, type UniformField } from './spec';
 
 const WG = 64;
 const MAX_GROUPS = 64;
 
 /** Workgroups for `count` invocations' worth of work, capped (a grid-stride loop covers the rest). */
 function gridDispatch(count: number): [number, number, number] {
-  return [Math.max(1, Math.min(MAX_GROUPS, Math.ceil(count / WG))), 1, 1];
+  return gridStride(count, WG, MAX_GROUPS);
 }
 
 const geometry: UniformField[] = [

@@ -8,7 +8,8 @@
 // - columns (inner > 1, or short rows): one invocation per output, looping over R with 4 partial
 //   accumulators; consecutive invocations read consecutive k, so loads are contiguous.
 // An empty reduction (R = 0) gives 0 for sum and the lowest finite float for max.
-import { bindingDecls, groupsFor, paramsStruct, type KernelSpec, type UniformField } from './spec';
+import { rowDispatch } from './rows';
+import { bindingDecls, gridStride, paramsStruct, type KernelSpec, type UniformField } from './spec';
 
 export type ReduceOp = 'sum' | 'max';
 
@@ -30,12 +31,6 @@ function identity(op: ReduceOp): string {
 
 function combine(op: ReduceOp, a: string, b: string): string {
   return op === 'sum' ? `${a} + ${b}` : `max(${a}, ${b})`;
-}
-
-const MAX_X = 65535;
-
-function rowDispatch(rows: number): [number, number, number] {
-  return [Math.min(rows, MAX_X), Math.max(1, Math.ceil(rows / MAX_X)), 1];
 }
 
 /** One workgroup (or subgroup) per row. `subgroupSize` 0 selects the workgroup-memory tree. */
@@ -118,6 +113,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     code,
     bindings: bindings.map((b) => b.access),
     uniforms,
-    dispatch: (u) => [Math.min(1024, groupsFor(Number(u.outer) * Number(u.inner), wg)), 1, 1],
+    dispatch: (u) => gridStride(Number(u.outer) * Number(u.inner), wg, 1024),
   };
 }

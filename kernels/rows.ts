@@ -17,7 +17,7 @@
 // Built here: rowSumKernel, out[row] = finish(Σ term) over the row for any vec4 term of the
 // inputs. The family files build their other reductions (softmax's online max/sum) on rowPrelude
 // and rowMain.
-import { bindingDecls, paramsStruct, type Access, type KernelSpec, type UniformField, type Workgroups } from './spec';
+import { bindingDecls, groupsFor, MAX_WORKGROUPS_PER_DIM, paramsStruct, type Access, type KernelSpec, type UniformField, type Workgroups } from './spec';
 
 export interface RowConfig {
   /** Invocations per row (the workgroup size). */
@@ -44,12 +44,13 @@ export function configKey(c: RowConfig): string {
   return c.subgroups ? `sg${c.lanes}` : `wg${c.lanes}`;
 }
 
-const MAX_X = 65535;
-
-/** One workgroup per row; rows beyond 65535 fold into y (x is balanced so few workgroups idle). */
+/**
+ * One workgroup per row; rows beyond 65535 fold into y (x is balanced so few workgroups idle).
+ * The shader numbers workgroups wid.y · nwg.x + wid.x and returns past the last row.
+ */
 export function rowDispatch(rows: number): Workgroups {
-  const y = Math.max(1, Math.ceil(rows / MAX_X));
-  return [Math.max(1, Math.ceil(rows / y)), y, 1];
+  const y = groupsFor(rows, MAX_WORKGROUPS_PER_DIM);
+  return [groupsFor(rows, y), y, 1];
 }
 
 /** The uniforms every row kernel starts with. */

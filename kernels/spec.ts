@@ -70,3 +70,8 @@ export function groupsFor(n: number, perGroup: number): number {
 
 /** Largest number of workgroups allowed in one dimension (WebGPU's default limit). */
 export const MAX_WORKGROUPS_PER_DIM = 65535;
+
+/** A 1-D grid-stride launch: enough workgroups of `perGroup` items for `count`, at most `maxGroups`. */
+export function gridStride(count: number, perGroup: number, maxGroups: number): Workgroups {
+  return [Math.min(maxGroups, groupsFor(count, perGroup)), 1, 1];
+}

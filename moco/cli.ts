@@ -5,9 +5,9 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Generator, hasContext, initNode, shutdown } from '../lib/node';
+import { Generator, hasContext, initNode, shutdown, withPrefix } from '../lib/node';
 import { readCheckpoint } from './checkpoint';
-import { ConfigError, maxBatchFor, PRESETS, resolveConfig, SAMPLE_RECIPE, type ConfigOverrides, type MocoConfig, type PresetName } from './config';
+import { checkBatchFits, ConfigError, extractionBatch, PRESETS, resolveConfig, SAMPLE_RECIPE, type ConfigOverrides, type DatasetFacts, type MocoConfig, type PresetName } from './config';
 import { loadImageFolder, type ImageDataset } from './data/cache';
 import { scanImageFolder } from './data/image-folder';
 import { sampleRoot } from './data/sample';
@@ -212,18 +212,11 @@ function describe(c: MocoConfig, root: string, train: ImageDataset, val: ImageDa
   ].join('\n');
 }
 
-/** A run resumed on another device must still fit its binding limit (a new run is checked by resolveConfig). */
-function checkBatchFits(c: MocoConfig, maxBindingBytes: number): void {
-  const fit = maxBatchFor(c.stem, c.imageSize, maxBindingBytes);
-  if (c.batchSize > fit) {
-    throw new ConfigError(`moco: batch ${c.batchSize} at ${c.imageSize} px needs tensors larger than this device's ${maxBindingBytes / 2 ** 20} MiB binding limit (at most batch ${fit} here)`);
-  }
-}
-
 async function train(v: Values): Promise<void> {
   const log = (s: string) => console.log(s);
   let config: MocoConfig;
   let resumePath: string | undefined;
+  let newRun: { overrides: ConfigOverrides; facts: DatasetFacts } | null = null;
   if (v.resume !== undefined) {
     resumePath = existsSync(v.resume) && statSync(v.resume).isDirectory() ? join(v.resume, 'checkpoint.safetensors') : v.resume;
     const given = Object.keys(v).filter((k) => !['resume', 'data', 'cache-dir'].includes(k));
@@ -236,18 +229,22 @@ async function train(v: Values): Promise<void> {
     const overrides = overridesFrom(v);
     const root = dataRoot(overrides.data);
     const scan = scanImageFolder(root, 'train');
-    const facts = { trainSize: scan.files.length, numClasses: scan.classes.length };
-    config = resolveConfig(overrides, facts).config; // refuses bad options before the GPU starts
+    newRun = { overrides, facts: { trainSize: scan.files.length, numClasses: scan.classes.length } };
+    config = resolveConfig(overrides, newRun.facts).config; // refuses bad options before the GPU starts
     if (existsSync(join(config.out, 'checkpoint.safetensors')) && !v.force) {
       throw new UsageError(`${config.out} already holds a run: continue it with --resume ${config.out}, or start over with --force (or pick another --out)`);
     }
-    // Again with the device's binding limit, which can lower the default batch.
-    const resolved = resolveConfig(overrides, { ...facts, maxBindingBytes: (await initNode()).limits.maxStorageBufferBindingSize });
-    config = resolved.config;
-    for (const note of resolved.notes) log(`note: ${note}`);
   }
   const ctx = await initNode();
-  checkBatchFits(config, ctx.limits.maxStorageBufferBindingSize);
+  const maxBindingBytes = ctx.limits.maxStorageBufferBindingSize;
+  if (newRun) {
+    // Again with the device's binding limit, which can lower the default batch.
+    const resolved = resolveConfig(newRun.overrides, { ...newRun.facts, maxBindingBytes });
+    config = resolved.config;
+    for (const note of resolved.notes) log(`note: ${note}`);
+  } else {
+    checkBatchFits(config, maxBindingBytes); // the run may come from a device that binds more
+  }
   const root = dataRoot(config.data);
   const { train: trainSet, val } = await loadSplits(root, config.imageSize, config.cacheDir, log);
   log(`device: ${ctx.adapter.description || ctx.adapter.device}`);
@@ -299,11 +296,9 @@ async function evaluate(kind: string | undefined, v: Values): Promise<void> {
   const root = dataRoot(c.data);
   const { train: trainSet, val } = await loadSplits(root, c.imageSize, c.cacheDir, (s) => console.log(s));
   const ctx = await initNode();
-  const extractBatch = Math.min(128, maxBatchFor(c.stem, c.imageSize, ctx.limits.maxStorageBufferBindingSize));
+  const extractBatch = extractionBatch(c, ctx.limits.maxStorageBufferBindingSize);
   const encoder = buildEncoder(c, new Generator(0));
-  const prefix = 'encoder_q.';
-  const state = new Map([...loaded.file.tensors].filter(([n]) => n.startsWith(prefix)).map(([n, t]) => [n.slice(prefix.length), t]));
-  encoder.loadStateDict(state);
+  encoder.loadStateDict(withPrefix(loaded.file.tensors, 'encoder_q.'));
   const epoch = loaded.meta.state.epoch;
   if (kind === 'knn') {
     const features = oneOf(v, 'knn-features' as keyof Values, ['backbone', 'head'] as const) ?? c.knnFeatures;

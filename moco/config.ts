@@ -115,25 +115,26 @@ export const SAMPLE_RECIPE = {
   mocov2: { batchSize: 16, lr: 0.03, temperature: 0.1, queueSize: 64, cropMin: 0.3, blurP: 0 },
 };
 
-/** The overrides with the shipped sample's defaults filled in where the user gave none. */
-function withSampleRecipe(o: ConfigOverrides, notes: string[]): ConfigOverrides {
-  if (o.data !== undefined && o.data !== null) return o;
+/**
+ * The preset for this run, and the overrides: on the shipped sample (no --data) the short-run
+ * recipe replaces the preset's values (so the data- and device-dependent defaults below still
+ * apply, and the lr still scales with the batch); options given still win.
+ */
+function presetFor(o: ConfigOverrides, notes: string[]): { o: ConfigOverrides; preset: Preset } {
+  const preset = PRESETS[o.preset ?? 'mocov2'];
+  if (o.data !== undefined && o.data !== null) return { o, preset };
   const r = SAMPLE_RECIPE;
-  const filled: ConfigOverrides = { ...o, epochs: o.epochs ?? r.epochs, knnEvery: o.knnEvery ?? r.knnEvery };
+  const filled: ConfigOverrides = { ...o, knnEvery: o.knnEvery ?? r.knnEvery };
+  let adjusted: Preset = { ...preset, epochs: r.epochs };
   let recipe = '';
   if ((o.preset ?? 'mocov2') === 'mocov2') {
     const m = r.mocov2;
-    Object.assign(filled, {
-      batchSize: o.batchSize ?? m.batchSize,
-      lr: o.lr ?? m.lr,
-      temperature: o.temperature ?? m.temperature,
-      queueSize: o.queueSize ?? m.queueSize,
-      augment: { scale: [m.cropMin, 1], blurP: m.blurP, ...o.augment },
-    });
-    recipe = `, batch ${m.batchSize}, lr ${m.lr}, τ ${m.temperature}, K ${m.queueSize}, crops ${m.cropMin}–1, no blur`;
+    adjusted = { ...adjusted, batchSize: m.batchSize, lr256: (m.lr * 256) / m.batchSize, temperature: m.temperature, queueSize: m.queueSize };
+    filled.augment = { scale: [m.cropMin, 1], blurP: m.blurP, ...o.augment };
+    recipe = `, batch ${m.batchSize}, lr ${m.lr} at that batch, τ ${m.temperature}, K ${m.queueSize}, crops ${m.cropMin}–1, no blur`;
   }
   notes.push(`shipped sample: short-run defaults (${r.epochs} epochs${recipe}; options given win); --data DIR for a real data set`);
-  return filled;
+  return { o: filled, preset: adjusted };
 }
 
 /** Options as given on the command line (undefined = not given). */
@@ -163,16 +164,33 @@ export function maxBatchFor(stem: 'cifar' | 'imagenet', imageSize: number, maxBi
 
 const pow2Floor = (x: number) => 2 ** Math.floor(Math.log2(Math.max(1, x)));
 
+/** Refuses a batch whose tensors would not fit the device's binding limit (new and resumed runs). */
+export function checkBatchFits(c: Pick<MocoConfig, 'batchSize' | 'stem' | 'imageSize'>, maxBindingBytes: number): void {
+  const fit = maxBatchFor(c.stem, c.imageSize, maxBindingBytes);
+  if (c.batchSize <= fit) return;
+  const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+  throw new ConfigError(
+    `moco: --batch-size ${c.batchSize} at ${c.imageSize} px (${c.stem} stem) needs ${mib(c.batchSize * largestBindingPerImage(c.stem, c.imageSize))} ` +
+      `tensors; this device binds at most ${mib(maxBindingBytes)}: use --batch-size ${fit} or less`,
+  );
+}
+
+/** Images per batch when extracting features (eval mode): at least 64, within the binding limit. */
+export function extractionBatch(c: Pick<MocoConfig, 'batchSize' | 'stem' | 'imageSize'>, maxBindingBytes: number): number {
+  return Math.min(Math.max(c.batchSize, 64), maxBatchFor(c.stem, c.imageSize, maxBindingBytes));
+}
+
 /**
  * Fills in every value: overrides win, then the preset, then defaults that depend on the data —
  * batch ≤ 1/8 of the training set (at least 8 steps an epoch), K ≤ half the training set (a queue
  * longer than the data set would hold several keys of the same image as negatives).
  * Returns the config and notes on the values chosen for the data.
  */
-export function resolveConfig(o: ConfigOverrides, facts: DatasetFacts): { config: MocoConfig; notes: string[] } {
+export function resolveConfig(given: ConfigOverrides, facts: DatasetFacts): { config: MocoConfig; notes: string[] } {
   const notes: string[] = [];
-  o = withSampleRecipe(o, notes);
-  const preset = PRESETS[o.preset ?? 'mocov2'];
+  const adjusted = presetFor(given, notes);
+  const o = adjusted.o;
+  const preset = adjusted.preset;
   const imageSize = o.imageSize ?? 64;
   const stem = o.stem ?? (imageSize <= 32 ? 'cifar' : 'imagenet');
   let batchSize = o.batchSize ?? Math.min(preset.batchSize, Math.max(2, pow2Floor(facts.trainSize / 8)));
@@ -183,15 +201,17 @@ export function resolveConfig(o: ConfigOverrides, facts: DatasetFacts): { config
   if (o.batchSize === undefined && batchSize > fit) {
     notes.push(
       `batch size ${fit}, not ${batchSize}: at ${imageSize} px a larger batch makes tensors over this device's ` +
-        `${facts.maxBindingBytes! / 2 ** 20} MiB binding limit (the lr is scaled with the batch)`,
+        `${facts.maxBindingBytes! / 2 ** 20} MiB binding limit${o.lr === undefined && preset.optimizer === 'sgd' ? ' (the lr is scaled with the batch)' : ''}`,
     );
     batchSize = fit;
   }
   let queueSize = o.queueSize;
   if (queueSize === undefined) {
-    const fit = Math.floor(facts.trainSize / 2 / batchSize) * batchSize;
-    queueSize = Math.max(batchSize, Math.min(preset.queueSize, fit));
-    if (queueSize !== preset.queueSize) notes.push(`queue K ${queueSize} (the preset's ${preset.queueSize} capped at half the training set)`);
+    // a multiple of the keys enqueued per step, at most half the training set, at least one step's keys
+    const keys = o.symmetric ? 2 * batchSize : batchSize;
+    const fit = Math.floor(Math.min(preset.queueSize, facts.trainSize / 2) / keys) * keys;
+    queueSize = Math.max(keys, fit);
+    if (queueSize !== preset.queueSize) notes.push(`queue K ${queueSize} (the preset's ${preset.queueSize} fitted to half the training set, in whole steps of ${keys} keys)`);
   }
   const lr = o.lr ?? (preset.optimizer === 'sgd' ? (preset.lr256 * batchSize) / 256 : preset.lr256);
   const config: MocoConfig = {
@@ -262,13 +282,7 @@ export function validateConfig(c: MocoConfig, facts: DatasetFacts): void {
   if (c.batchSize % c.bnSplits !== 0 || c.batchSize / c.bnSplits < 2) {
     fail(`--bn-splits ${c.bnSplits} must divide the batch size ${c.batchSize} into groups of at least 2`);
   }
-  if (facts.maxBindingBytes && c.batchSize > maxBatchFor(c.stem, c.imageSize, facts.maxBindingBytes)) {
-    const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
-    fail(
-      `--batch-size ${c.batchSize} at ${c.imageSize} px (${c.stem} stem) needs ${mib(c.batchSize * largestBindingPerImage(c.stem, c.imageSize))} ` +
-        `tensors; this device binds at most ${mib(facts.maxBindingBytes)}: use --batch-size ${maxBatchFor(c.stem, c.imageSize, facts.maxBindingBytes)} or less`,
-    );
-  }
+  if (facts.maxBindingBytes) checkBatchFits(c, facts.maxBindingBytes);
   if (c.batchSize > facts.trainSize) fail(`--batch-size ${c.batchSize} is larger than the ${facts.trainSize} training images`);
   if (!(c.momentum >= 0 && c.momentum < 1)) fail(`--moco-m must be in [0, 1), got ${c.momentum}`);
   if (!(c.temperature > 0)) fail(`--moco-t must be > 0, got ${c.temperature}`);

@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { getContext } from '../lib/index';
 import type { EpochRecord } from './checkpoint';
-import { maxBatchFor, type MocoConfig } from './config';
+import { extractionBatch, type MocoConfig } from './config';
 import type { ImageDataset } from './data/cache';
 import { extractFeatures, knnAccuracySvg, knnClassify, lossCurveSvg, pcaEmbeddingSvg, readableClassNames, svgToPng } from './eval/index';
 import type { MocoModel } from './model';
@@ -25,8 +25,7 @@ export class KnnEvaluator implements Evaluator {
     const c = this.config;
     const extract = {
       features: c.knnFeatures,
-      // At least 64 images a batch, but never more than training used: those fit the binding limit.
-      batchSize: Math.max(c.batchSize, Math.min(64, maxBatchFor(c.stem, c.imageSize, getContext().limits.maxStorageBufferBindingSize))),
+      batchSize: extractionBatch(c, getContext().limits.maxStorageBufferBindingSize),
       outputSize: c.imageSize,
     };
     const bank = await extractFeatures(model.encoderQ, this.train.images, this.train.count, this.train.size, {

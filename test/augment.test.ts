@@ -18,7 +18,7 @@ import { IMAGENET_MEAN, IMAGENET_STD, augment, uploadImages } from '../moco/augm
 import { hsvToRgb, referenceAugment } from '../moco/augment/reference';
 import { assertClose, assertThrows, type Tolerance } from './helpers/assert';
 import { caseGenerator } from './helpers/check';
-import { ctx } from './helpers/gpu';
+import { bothPaths } from './helpers/gpu';
 
 // GPU output vs the float64 reference (moco/augment/reference.ts) on the same parameters. Values
 // are compared unnormalised (mean 0, std 1: in [0, 1]) unless a test says otherwise.
@@ -65,23 +65,17 @@ async function check(
   norm: { mean: number[]; std: number[] } = RAW,
 ): Promise<void> {
   const expected = referenceAugment(b.bytes, b, params, size, norm.mean, norm.std);
-  const saved = ctx.useSubgroups;
-  try {
-    for (const subgroups of [true, false]) {
-      ctx.useSubgroups = subgroups;
-      const before = liveTensorCount();
-      const batch = uploadImages(b.bytes, b.count, b.height, b.width);
-      const out = augment(batch, params, { size, ...norm });
-      assert.equal([...out.shape], [params.length, 3, size, size], `${label}: output shape`);
-      const got = await out.toArray();
-      out.dispose();
-      batch.data.dispose();
-      assertClose(got, expected, tol, `${label} (${subgroups ? 'subgroup' : 'workgroup-memory'} stats)`);
-      assert.is(liveTensorCount(), before, `${label}: tensors left alive`);
-    }
-  } finally {
-    ctx.useSubgroups = saved;
-  }
+  await bothPaths(async (subgroups) => {
+    const before = liveTensorCount();
+    const batch = uploadImages(b.bytes, b.count, b.height, b.width);
+    const out = augment(batch, params, { size, ...norm });
+    assert.equal([...out.shape], [params.length, 3, size, size], `${label}: output shape`);
+    const got = await out.toArray();
+    out.dispose();
+    batch.data.dispose();
+    assertClose(got, expected, tol, `${label} (${subgroups ? 'subgroup' : 'workgroup-memory'} stats)`);
+    assert.is(liveTensorCount(), before, `${label}: tensors left alive`);
+  });
 }
 
 // Output sides: 1, primes, multiples of 4 and 8 (vec4 blur chunks, scalar blur window) ± 1, and

@@ -3,12 +3,12 @@
 // central finite differences (tiny shapes) and the analytic CPU backward (larger shapes), data with
 // a large mean, and bad input. Every case runs with the subgroup kernels and without.
 import { test } from 'uvu';
-import { fromArray, liveTensorCount, type Tensor } from '../lib/index';
+import { fromArray, type Tensor } from '../lib/index';
 import { refBatchNorm2d, refBatchNorm2dBackward, type RefArray, type RefBatchNormOptions } from '../lib/cpu/index';
 import { batchNorm2d } from '../lib/ops/batchnorm';
 import { assertClose, assertThrows, type Tolerance } from './helpers/assert';
 import { caseGenerator, checkOp, randomArray } from './helpers/check';
-import { ctx } from './helpers/gpu';
+import { onPath } from './helpers/gpu';
 
 interface Case {
   shape: [number, number, number, number];
@@ -92,17 +92,8 @@ function label(c: Case, training: boolean): string {
   return `[${c.shape}] ${training ? `training groups=${c.groups ?? 1}` : 'eval'}${c.relu ? ' relu' : ''}${c.residual ? ' residual' : ''}`;
 }
 
-async function withPath(subgroups: boolean, fn: () => Promise<void>): Promise<void> {
-  ctx.useSubgroups = subgroups;
-  const before = liveTensorCount();
-  try {
-    await fn();
-  } finally {
-    ctx.useSubgroups = true;
-  }
-  const after = liveTensorCount();
-  if (after !== before) throw new Error(`${after - before} tensors were left alive`);
-}
+/** Runs fn with the subgroup kernels on or off, and checks no tensor was left alive. */
+const withPath = (subgroups: boolean, fn: () => Promise<void>) => onPath(subgroups, fn, { checkLeaks: true });
 
 // Forward: y = x·scale + shift in float32, where scale = weight·σ⁻¹ and shift ≈ −μ·scale, loses a
 // few ulps of |x·scale| to cancellation (the reference is float64 on the same float32 inputs). The

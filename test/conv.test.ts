@@ -12,7 +12,7 @@ import {
 } from '../lib/ops/conv';
 import { assertClose, assertThrows, type Tolerance } from './helpers/assert';
 import { caseGenerator, checkOp, randomArray } from './helpers/check';
-import { ctx } from './helpers/gpu';
+import { bothPaths, ctx, pathName } from './helpers/gpu';
 
 // Tolerances. Inputs and output gradients are N(0, 1) and weights N(0, 1/fan_in), so every output
 // is a sum of L products. Float32 summation of L terms of random sign errs by about
@@ -39,27 +39,12 @@ interface Case {
 const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 const label = (c: Case) => `conv2d x[${c.x}] w[${c.w}] stride ${JSON.stringify(c.stride ?? 1)} padding ${JSON.stringify(c.padding ?? 0)}`;
 
-/** The kernel paths to cover: with subgroups (where the device has them) and without. */
-const PATHS = ctx.hardwareSubgroupSize ? [true, false] : [false];
-const pathName = (subgroups: boolean) => (subgroups ? 'subgroups' : 'no subgroups');
-
-/** Runs fn once per kernel path. */
-async function bothPaths(fn: (subgroups: boolean) => Promise<void>): Promise<void> {
-  try {
-    for (const subgroups of PATHS) {
-      ctx.useSubgroups = subgroups;
-      await fn(subgroups);
-    }
-  } finally {
-    ctx.useSubgroups = true;
-  }
-}
 
 /**
- * Forward and (optionally) dX, dW, db on both kernel paths against the float64 CPU reference and
+ * Forward and dX, dW, db on both kernel paths against the float64 CPU reference and
  * its analytic backward, on fresh random inputs.
  */
-async function checkAgainstReference(c: Case, backward: boolean): Promise<void> {
+async function checkAgainstReference(c: Case): Promise<void> {
   const g = caseGenerator();
   const [n, ci] = c.x;
   const [o, , kh, kw] = c.w;
@@ -73,21 +58,20 @@ async function checkAgainstReference(c: Case, backward: boolean): Promise<void> 
   const expected = refConv2d(xRef, wRef, bs ? { data: Float64Array.from(bs), shape: [o] } : null, options);
   const [, , ho, wo] = expected.shape as [number, number, number, number];
   const gys = randomArray(g, expected.data.length);
-  const grads = backward ? refConv2dBackward(xRef, wRef, { data: Float64Array.from(gys), shape: expected.shape }, options) : null;
+  const grads = refConv2dBackward(xRef, wRef, { data: Float64Array.from(gys), shape: expected.shape }, options);
   const pixels = n * ho * wo;
   await bothPaths(async (sg) => {
     const before = liveTensorCount();
     const name = `${label(c)} [${pathName(sg)}]`;
-    const x = fromArray(xs, c.x, { requiresGrad: backward });
-    const w = fromArray(ws, c.w, { requiresGrad: backward });
-    const b = bs ? fromArray(bs, [o], { requiresGrad: backward }) : null;
+    const x = fromArray(xs, c.x, { requiresGrad: true });
+    const w = fromArray(ws, c.w, { requiresGrad: true });
+    const b = bs ? fromArray(bs, [o], { requiresGrad: true }) : null;
     const tensors: Tensor[] = [x, w, ...(b ? [b] : [])];
     try {
       const y = conv2d(x, w, b, options);
       tensors.push(y);
       if (y.shape.join() !== expected.shape.join()) throw new Error(`${name}: output [${y.shape}], expected [${expected.shape}]`);
       assertClose(await y.toArray(), expected.data, tolerance(fan, expected.data), `${name} forward`);
-      if (!grads) return;
       const gy = fromArray(gys, y.shape);
       tensors.push(gy);
       y.backward(gy);
@@ -141,7 +125,7 @@ const SWEEP: Case[] = [
 ];
 
 test('forward, dX, dW and db match the float64 reference on odd shapes (both kernel paths)', async () => {
-  for (const c of SWEEP) await checkAgainstReference(c, true);
+  for (const c of SWEEP) await checkAgainstReference(c);
 });
 
 /** Every convolution of ResNet-18 for an input of `size` pixels, at batch 2. */
@@ -166,7 +150,7 @@ function resnetCases(stem: 'cifar' | 'imagenet'): Case[] {
 
 for (const stem of ['cifar', 'imagenet'] as const) {
   test(`every ResNet-18 convolution (${stem} stem) at batch 2: forward, dX, dW vs the reference (both paths)`, async () => {
-    for (const c of resnetCases(stem)) await checkAgainstReference(c, true);
+    for (const c of resnetCases(stem)) await checkAgainstReference(c);
   });
 }
 
@@ -233,7 +217,7 @@ test('dW splits its reduction when there are few output tiles, and the split res
     const splits = planWeightGradSplit(ctx, c.x, c.w, { padding: 1 });
     if (splits < 2) throw new Error(`expected a split-K plan for dW of ${label(c)} [${pathName(sg)}], got ${splits} split(s)`);
   });
-  await checkAgainstReference(c, true);
+  await checkAgainstReference(c);
 });
 
 test('row groups past the grid limit fold into z (limit lowered to 1 so small tensors fold)', async () => {
@@ -244,9 +228,9 @@ test('row groups past the grid limit fold into z (limit lowered to 1 so small te
   const saved = convLaunchLimits.maxGridY;
   try {
     convLaunchLimits.maxGridY = 1;
-    await checkAgainstReference({ x: [2, 48, 24, 24], w: [40, 48, 3, 3], padding: 1 }, true);
-    await checkAgainstReference({ x: [2, 8, 40, 40], w: [36, 8, 3, 3], stride: 2, padding: 1 }, true);
-    await checkAgainstReference({ x: [2, 4, 24, 24], w: [5, 4, 3, 3], padding: 1 }, true);
+    await checkAgainstReference({ x: [2, 48, 24, 24], w: [40, 48, 3, 3], padding: 1 });
+    await checkAgainstReference({ x: [2, 8, 40, 40], w: [36, 8, 3, 3], stride: 2, padding: 1 });
+    await checkAgainstReference({ x: [2, 4, 24, 24], w: [5, 4, 3, 3], padding: 1 });
   } finally {
     convLaunchLimits.maxGridY = saved;
   }

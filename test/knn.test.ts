@@ -7,7 +7,7 @@ import { centerBatchParams, extractFeatures, type FeatureEncoder } from '../moco
 import { knnClassify, knnMonitor, knnVote, score, topK } from '../moco/eval/knn';
 import { assertClose, assertRejects, assertThrows } from './helpers/assert';
 import { caseGenerator } from './helpers/check';
-import { ctx } from './helpers/gpu';
+import { bothPaths, ctx } from './helpers/gpu';
 
 // The kNN monitor against an independent float64 reference: similarities as float64 dot products,
 // a full sort by (similarity descending, bank index ascending), votes Σ exp(sim / t) summed in that
@@ -70,18 +70,6 @@ function normalizedRows(g: Generator, n: number, dim: number, draw: (i: number) 
     for (let d = 0; d < dim; d++) out[i * dim + d] *= inv;
   }
   return out;
-}
-
-async function bothPaths(fn: () => Promise<void>): Promise<void> {
-  const saved = ctx.useSubgroups;
-  try {
-    for (const sub of [true, false]) {
-      ctx.useSubgroups = sub;
-      await fn();
-    }
-  } finally {
-    ctx.useSubgroups = saved;
-  }
 }
 
 test('topK keeps the k largest, ties to the lower index, nearest first; k above the length keeps all', () => {

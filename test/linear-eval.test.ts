@@ -5,7 +5,7 @@ import { extractFeatures, type FeatureEncoder } from '../moco/eval/features';
 import { defaultMilestones, linearEval, linearProbe, selectImages, stratifiedSubset, type LinearProbeOptions } from '../moco/eval/linear';
 import { assertClose, assertRejects, assertThrows } from './helpers/assert';
 import { caseGenerator } from './helpers/check';
-import { ctx } from './helpers/gpu';
+import { bothPaths } from './helpers/gpu';
 
 // ---- stratified label subset
 
@@ -133,15 +133,7 @@ function gaussian(g: Generator, n: number): Float32Array {
 }
 
 test('linearProbe follows the recipe: same weights, losses and per-epoch lr as a float64 re-implementation (subgroup and fallback kernels)', async () => {
-  const saved = ctx.useSubgroups;
-  try {
-    for (const sub of [true, false]) {
-      ctx.useSubgroups = sub;
-      await recipeCase();
-    }
-  } finally {
-    ctx.useSubgroups = saved;
-  }
+  await bothPaths(recipeCase);
 });
 
 async function recipeCase(): Promise<void> {

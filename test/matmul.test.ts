@@ -5,7 +5,7 @@ import { gemm } from '../lib/ops/matmul';
 import { rangeOf } from '../lib/ops/util';
 import { assertClose, assertThrows, type Tolerance } from './helpers/assert';
 import { caseGenerator, checkOp, randomArray } from './helpers/check';
-import { ctx } from './helpers/gpu';
+import { ctx, onPath } from './helpers/gpu';
 
 // Tolerances: products are f32 sums of K terms of size ~1 (inputs are standard normal), so the
 // rounding error grows like √K·ε·|terms|: rtol 1e-4 and atol 1e-5·√K, K the contraction length.
@@ -18,15 +18,6 @@ const PATHS = [
   { name: 'subgroup', subgroups: true, kernel: 'gemm.subgroup' },
   { name: 'tiled', subgroups: false, kernel: 'gemm.tiled' },
 ];
-
-async function onPath<T>(subgroups: boolean, fn: () => Promise<T>): Promise<T> {
-  ctx.useSubgroups = subgroups;
-  try {
-    return await fn();
-  } finally {
-    ctx.useSubgroups = true;
-  }
-}
 
 /** The kernel names `fn` dispatches (to prove which path ran). */
 function kernelsRun(fn: () => void): string[] {

@@ -26,6 +26,20 @@ test('no --data: the shipped sample gets the short-run recipe, and options given
   assert.is(given.augment.scale[0], r.cropMin);
 });
 
+test('the sample recipe is a default like the preset: the data, device and symmetric rules still apply to it', () => {
+  // a batch given on the sample: K follows it, the lr scales with it (0.03 at batch 16)
+  const big = resolveConfig({ batchSize: 128 }, sample).config;
+  assert.is(big.queueSize, 128);
+  assert.is(big.lr, 0.03 * 8);
+  // symmetric: K is a whole number of steps of 2·batch keys
+  assert.is(resolveConfig({ batchSize: 64, symmetric: true }, sample).config.queueSize, 128);
+  assert.is(resolveConfig({ symmetric: true }, sample).config.queueSize, 64);
+  // a large image on a small device lowers the sample's default batch instead of refusing it
+  const large = resolveConfig({ imageSize: 512 }, { ...sample, maxBindingBytes: 128 * 2 ** 20 });
+  assert.is(large.config.batchSize, 8);
+  assert.ok(large.notes.some((n) => n.includes('batch size 8, not 16')), large.notes.join('\n'));
+});
+
 test('--preset seed on the sample keeps its own recipe and only gets the short epoch count', () => {
   const { config } = resolveConfig({ preset: 'seed' }, sample);
   assert.is(config.epochs, SAMPLE_RECIPE.epochs);
@@ -50,12 +64,7 @@ test('--data: the official recipe, with batch and K capped by the data set size'
 });
 
 test('bad values are refused with a ConfigError naming the option', () => {
-  try {
-    resolveConfig({ data: '/d', lr: -1 }, imagenette);
-    assert.unreachable('a negative lr was accepted');
-  } catch (e) {
-    assert.instance(e, ConfigError);
-  }
+  assert.instance(assertThrows(() => resolveConfig({ data: '/d', lr: -1 }, imagenette), '--lr must be > 0'), ConfigError);
   assertThrows(() => resolveConfig({ data: '/d', batchSize: 32, queueSize: 100 }, imagenette), '--moco-k 100', 'multiple of the 32');
   assertThrows(() => resolveConfig({ data: '/d', imageSize: 16, stem: 'imagenet' }, imagenette), '--image-size 16', 'imagenet stem');
   assertThrows(() => resolveConfig({ data: '/d', temperature: 0 }, imagenette), '--moco-t');

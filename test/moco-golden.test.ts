@@ -26,7 +26,6 @@ import {
   fromArray,
   gatherRows,
   Generator,
-  liveTensorCount,
   noGrad,
   scope,
   SGD,
@@ -39,7 +38,7 @@ import { MocoModel } from '../moco/model';
 import { mocoLogits } from '../moco/ops';
 import { deterministicTensor, deterministicWeights } from './golden/deterministic-weights';
 import { checkSummary, summaryRms, type GoldenParam, type GoldenTolerance, type Summary } from './golden/fixture';
-import { ctx } from './helpers/gpu';
+import { onPath } from './helpers/gpu';
 
 interface Tol {
   rtol: number;
@@ -308,28 +307,29 @@ test('fixture set-up: our encoder has its state_dict names and shapes, the perms
 
 for (const subgroups of [true, false]) {
   test(`two MoCo steps (forward, backward, SGD, enqueue) match PyTorch (${subgroups ? 'subgroup' : 'non-subgroup'} kernels)`, async () => {
-    const saved = ctx.useSubgroups;
-    ctx.useSubgroups = subgroups;
-    const live = liveTensorCount();
-    const model = buildModel();
-    const probe = probeQueries(model);
-    const sgd = new SGD(model.encoderQ.parameters(), { lr: meta.sgd.lr, momentum: meta.sgd.momentum, weightDecay: meta.sgd.weight_decay });
-    try {
-      for (const [s, st] of fx.steps.entries()) {
-        assert.is(model.ptr, st.ptrBefore, `step ${st.step}: queue pointer before the step`);
-        const out = runStep(model, sgd, probe, st);
+    await onPath(
+      subgroups,
+      async () => {
+        const model = buildModel();
+        const probe = probeQueries(model);
+        const sgd = new SGD(model.encoderQ.parameters(), { lr: meta.sgd.lr, momentum: meta.sgd.momentum, weightDecay: meta.sgd.weight_decay });
         try {
-          await compareStep(model, st, out, s);
+          for (const [s, st] of fx.steps.entries()) {
+            assert.is(model.ptr, st.ptrBefore, `step ${st.step}: queue pointer before the step`);
+            const out = runStep(model, sgd, probe, st);
+            try {
+              await compareStep(model, st, out, s);
+            } finally {
+              Object.values(out).forEach((t) => t.dispose());
+            }
+          }
         } finally {
-          Object.values(out).forEach((t) => t.dispose());
+          sgd.dispose();
+          model.dispose();
         }
-      }
-    } finally {
-      sgd.dispose();
-      model.dispose();
-      ctx.useSubgroups = saved;
-    }
-    assert.is(liveTensorCount(), live, 'tensors leaked');
+      },
+      { checkLeaks: true },
+    );
   });
 }
 

@@ -8,31 +8,15 @@
 // 7× the worst error measured); the backward (g − y·Σg·y)/‖x‖ cancels, so its error is absolute,
 // a few ulps of the largest |g|/‖x‖.
 import { test } from 'uvu';
-import { fromArray, l2Normalize, liveTensorCount } from '../lib/index';
+import { fromArray, l2Normalize } from '../lib/index';
 import { refL2Normalize, refL2NormalizeBackward } from '../lib/cpu/index';
 import { assertClose, assertThrows } from './helpers/assert';
 import { caseGenerator, checkOp, randomArray } from './helpers/check';
-import { ctx } from './helpers/gpu';
+import { onPath as onPathOf, pathName } from './helpers/gpu';
 
 const PATHS = [true, false] as const;
-const pathName = (subgroups: boolean) => (subgroups ? 'subgroup kernels' : 'kernels without subgroups');
-
 /** Runs fn with the subgroup kernels on or off, and checks no tensor was left alive. */
-async function onPath(subgroups: boolean, fn: () => Promise<void>): Promise<void> {
-  const saved = ctx.useSubgroups;
-  ctx.useSubgroups = subgroups;
-  const before = liveTensorCount();
-  try {
-    if (subgroups && ctx.subgroupSize === null) {
-      throw new Error('this adapter has no fixed subgroup size, so the subgroup kernels cannot be tested (lavapipe has 8)');
-    }
-    await fn();
-  } finally {
-    ctx.useSubgroups = saved;
-  }
-  const leaked = liveTensorCount() - before;
-  if (leaked !== 0) throw new Error(`${pathName(subgroups)}: ${leaked} tensors left alive`);
-}
+const onPath = (subgroups: boolean, fn: () => Promise<void>) => onPathOf(subgroups, fn, { checkLeaks: true });
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import { refReduce } from '../lib/cpu/index';
 import { checkOp } from './helpers/check';
-import { ctx } from './helpers/gpu';
+import { onPath } from './helpers/gpu';
 
 // Reduction lengths: 1, short (column kernel), ≥ 32 (row kernel), primes, and long rows.
 const CASES: { shape: number[]; axes?: number[]; keepdim?: boolean }[] = [
@@ -21,8 +21,7 @@ const CASES: { shape: number[]; axes?: number[]; keepdim?: boolean }[] = [
 for (const op of ['sum', 'mean', 'max'] as const) {
   for (const subgroups of [true, false]) {
     test(`${op} over axes (${subgroups ? 'subgroup' : 'workgroup-memory'} row kernel), forward and backward`, async () => {
-      ctx.useSubgroups = subgroups;
-      try {
+      await onPath(subgroups, async () => {
         for (const c of CASES) {
           const n = c.shape.reduce((a, b) => a * b, 1);
           await checkOp({
@@ -35,9 +34,7 @@ for (const op of ['sum', 'mean', 'max'] as const) {
             backward: { rtol: 1e-3, atol: 1e-4 },
           });
         }
-      } finally {
-        ctx.useSubgroups = true;
-      }
+      });
     });
   }
 }

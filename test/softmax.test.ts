@@ -22,27 +22,11 @@ import {
 } from '../lib/cpu/index';
 import { assertClose, assertThrows, type Tolerance } from './helpers/assert';
 import { caseGenerator, checkOp, randomArray } from './helpers/check';
-import { ctx } from './helpers/gpu';
+import { onPath as onPathOf, pathName } from './helpers/gpu';
 
 const PATHS = [true, false] as const;
-const pathName = (subgroups: boolean) => (subgroups ? 'subgroup kernels' : 'kernels without subgroups');
-
 /** Runs fn with the subgroup kernels on or off, and checks no tensor was left alive. */
-async function onPath(subgroups: boolean, fn: () => Promise<void>): Promise<void> {
-  const saved = ctx.useSubgroups;
-  ctx.useSubgroups = subgroups;
-  const before = liveTensorCount();
-  try {
-    if (subgroups && ctx.subgroupSize === null) {
-      throw new Error('this adapter has no fixed subgroup size, so the subgroup kernels cannot be tested (lavapipe has 8)');
-    }
-    await fn();
-  } finally {
-    ctx.useSubgroups = saved;
-  }
-  const leaked = liveTensorCount() - before;
-  if (leaked !== 0) throw new Error(`${pathName(subgroups)}: ${leaked} tensors left alive`);
-}
+const onPath = (subgroups: boolean, fn: () => Promise<void>) => onPathOf(subgroups, fn, { checkLeaks: true });
 
 function maxAbs(a: ArrayLike<number>): number {
   let m = 0;

@@ -3,7 +3,7 @@
 // the portable workgroup-tiled kernel (subgroups off). flops = 2·B·M·N·K per run.
 // Compare with `npm run bench -- compare bmm`.
 import { bmm, randn, type GpuContext } from '../../lib/index';
-import type { BenchCase, Prepared, TfModule } from '../harness';
+import { withoutSubgroups, type BenchCase, type Prepared, type TfModule } from '../harness';
 
 interface Shape {
   B: number;
@@ -27,16 +27,7 @@ function bmmCase(s: Shape): BenchCase {
     ours(ctx: GpuContext): Prepared {
       const a = randn(sa, { ctx });
       const b = randn(sb, { ctx });
-      const run = () => {
-        if (!s.tiled) return bmm(a, b);
-        const previous = ctx.useSubgroups;
-        ctx.useSubgroups = false;
-        try {
-          return bmm(a, b);
-        } finally {
-          ctx.useSubgroups = previous;
-        }
-      };
+      const run = () => (s.tiled ? withoutSubgroups(ctx, () => bmm(a, b)) : bmm(a, b));
       return { run, dispose: () => (a.dispose(), b.dispose()) };
     },
     ...(s.tfjs === false

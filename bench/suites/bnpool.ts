@@ -128,27 +128,25 @@ function gapCase(shape: number[], bwd: boolean): BenchCase {
   };
 }
 
-export function cases(): BenchCase[] {
-  const which = process.env.BN_CASES ?? 'all';
+export function cases({ quick }: { quick: boolean } = { quick: false }): BenchCase[] {
+  const first = [64, 64, 32, 32];
+  // --quick: the first case of each kind (batchNorm2d train, maxPool2d, globalAvgPool2d), forward only.
+  if (quick) return [bnCase(first, 'train', false), maxPoolCase([16, 64, 112, 112], false), gapCase([64, 512, 7, 7], false)];
   const out: BenchCase[] = [];
-  if (which === 'all' || which === 'bn') {
-    for (const s of [[64, 64, 32, 32], [64, 128, 16, 16], [64, 256, 8, 8], [64, 512, 4, 4], [16, 64, 56, 56], [64, 512, 7, 7]]) {
-      out.push(bnCase(s, 'train', false));
-    }
-    out.push(bnCase([64, 64, 32, 32], 'train', true));
-    out.push(bnCase([64, 64, 32, 32], 'train', false, 8));
-    out.push(bnCase([64, 64, 32, 32], 'eval', false));
-    out.push(bnCase([64, 512, 7, 7], 'eval', false));
-    out.push(bnCase([64, 64, 32, 32], 'train fwd+bwd', false));
-    out.push(bnCase([64, 64, 32, 32], 'train fwd+bwd', true));
-    out.push(bnCase([64, 512, 7, 7], 'train fwd+bwd', true));
+  for (const s of [first, [64, 128, 16, 16], [64, 256, 8, 8], [64, 512, 4, 4], [16, 64, 56, 56], [64, 512, 7, 7]]) {
+    out.push(bnCase(s, 'train', false));
   }
-  if (which === 'all' || which === 'pool') {
-    out.push(maxPoolCase([16, 64, 112, 112], false));
-    out.push(maxPoolCase([16, 64, 112, 112], true));
-    out.push(gapCase([64, 512, 7, 7], false));
-    out.push(gapCase([64, 512, 4, 4], false));
-    out.push(gapCase([64, 512, 7, 7], true));
-  }
+  out.push(bnCase(first, 'train', true));
+  out.push(bnCase(first, 'train', false, 8));
+  out.push(bnCase(first, 'eval', false));
+  out.push(bnCase([64, 512, 7, 7], 'eval', false));
+  out.push(bnCase(first, 'train fwd+bwd', false));
+  out.push(bnCase(first, 'train fwd+bwd', true));
+  out.push(bnCase([64, 512, 7, 7], 'train fwd+bwd', true));
+  out.push(maxPoolCase([16, 64, 112, 112], false));
+  out.push(maxPoolCase([16, 64, 112, 112], true));
+  out.push(gapCase([64, 512, 7, 7], false));
+  out.push(gapCase([64, 512, 4, 4], false));
+  out.push(gapCase([64, 512, 7, 7], true));
   return out;
 }

@@ -3,7 +3,7 @@
 // MoCo's l_neg = q·queueᵀ, and 1024³ on the portable workgroup-tiled kernel (subgroups off).
 // flops = 2·M·N·K per run. Compare with `npm run bench -- compare matmul`.
 import { matmul, randn, type GpuContext, type MatmulOptions } from '../../lib/index';
-import type { BenchCase, Prepared, TfModule } from '../harness';
+import { withoutSubgroups, type BenchCase, type Prepared, type TfModule } from '../harness';
 
 interface Shape {
   M: number;
@@ -32,16 +32,7 @@ function matmulCase(s: Shape): BenchCase {
     ours(ctx: GpuContext): Prepared {
       const a = randn(sa, { ctx });
       const b = randn(sb, { ctx });
-      const run = () => {
-        if (!s.tiled) return matmul(a, b, options);
-        const previous = ctx.useSubgroups;
-        ctx.useSubgroups = false;
-        try {
-          return matmul(a, b, options);
-        } finally {
-          ctx.useSubgroups = previous;
-        }
-      };
+      const run = () => (s.tiled ? withoutSubgroups(ctx, () => matmul(a, b, options)) : matmul(a, b, options));
       return { run, dispose: () => (a.dispose(), b.dispose()) };
     },
     ...(s.tfjs === false

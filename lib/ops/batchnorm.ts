@@ -9,7 +9,7 @@ import { bnBackwardApplyKernel, bnBackwardReduceKernel } from '../../kernels/bat
 import { record } from '../autograd';
 import { emptyTensor, type Tensor } from '../tensor';
 import { mapBinary } from './elementwise';
-import { checkInputs, fmt, memoKernel, rangeOf } from './util';
+import { checkInputs, fmt, memoKernel, rangeOf, rangesOverlap } from './util';
 
 const statsK = memoKernel(bnStatsKernel);
 const evalCoefK = memoKernel(bnEvalCoefKernel);
@@ -41,12 +41,6 @@ export interface BatchNormOptions {
 
 const OP = 'batchNorm2d';
 
-function overlaps(a: Tensor, b: Tensor): boolean {
-  const ra = rangeOf(a);
-  const rb = rangeOf(b);
-  return ra.buffer === rb.buffer && ra.offset < rb.offset + rb.size && rb.offset < ra.offset + ra.size;
-}
-
 interface Plan {
   n: number;
   c: number;
@@ -56,6 +50,9 @@ interface Plan {
   groups: number;
   ng: number;
   count: number;
+  /** options.momentum and options.eps with their defaults applied. */
+  momentum: number;
+  eps: number;
 }
 
 function validate(x: Tensor, params: BatchNormParams, options: BatchNormOptions): Plan {
@@ -99,14 +96,14 @@ function validate(x: Tensor, params: BatchNormParams, options: BatchNormOptions)
     for (const [name, t] of [['runningMean', runningMean], ['runningVar', runningVar]] as const) {
       const others = { x, weight, bias, residual, runningMean, runningVar };
       for (const [otherName, o] of Object.entries(others)) {
-        if (o && otherName !== name && overlaps(t, o)) {
+        if (o && otherName !== name && rangesOverlap(rangeOf(t), rangeOf(o))) {
           throw new Error(`${OP}: ${name} shares memory with ${otherName}; it is updated in place and needs its own buffer`);
         }
       }
     }
   }
   const vec4 = (h * w) % 4 === 0;
-  return { n, c, hw: vec4 ? (h * w) / 4 : h * w, vec4, groups: options.training ? groups : 1, ng, count: ng * h * w };
+  return { n, c, hw: vec4 ? (h * w) / 4 : h * w, vec4, groups: options.training ? groups : 1, ng, count: ng * h * w, momentum, eps };
 }
 
 /**
@@ -122,17 +119,17 @@ export function batchNorm2d(x: Tensor, params: BatchNormParams, options: BatchNo
   const residual = options.residual ?? null;
   const relu = options.relu ?? false;
   const training = options.training;
-  const { c, hw, vec4, groups, ng } = plan;
+  const { c, hw, vec4, groups, ng, momentum, eps } = plan;
   const layout = applyLayout(hw);
   const coef = emptyTensor(ctx, [4, groups, c]);
   if (training) {
     ctx.run(
       statsK(vec4, ctx.subgroupSize ?? 0),
       [x, weight, bias, runningMean, runningVar, coef].map(rangeOf),
-      { c, ng, groups, hw, count: plan.count, momentum: options.momentum ?? 0.1, eps: options.eps ?? 1e-5 },
+      { c, ng, groups, hw, count: plan.count, momentum, eps },
     );
   } else {
-    ctx.run(evalCoefK(), [weight, bias, runningMean, runningVar, coef].map(rangeOf), { c, eps: options.eps ?? 1e-5 });
+    ctx.run(evalCoefK(), [weight, bias, runningMean, runningVar, coef].map(rangeOf), { c, eps });
   }
   const y = emptyTensor(ctx, x.shape);
   const applyUniforms = { c, ng, groups, hw, total: plan.n * c * hw };

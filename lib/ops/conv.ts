@@ -11,7 +11,6 @@ import {
   convGeometry,
   forwardPlan,
   inputGradPlan,
-  outputSize,
   weightGradPlan,
   type ConvGeometry,
   type ConvOptionsResolved,
@@ -20,6 +19,7 @@ import {
   type QuadPlan,
 } from '../../kernels/conv2d-geometry';
 import { gatherKernel, gatherQuadsContiguous, offsetsKernel, quadLayoutKernel } from '../../kernels/conv2d-prep';
+import type { KernelSpec } from '../../kernels/spec';
 import { record } from '../autograd';
 import type { BufferRange, GpuContext } from '../runtime/context';
 import { Storage } from '../storage';
@@ -97,13 +97,6 @@ function isNarrow(cols: number): boolean {
   return cols < NARROW_COLS;
 }
 
-/** The tile of the kernel that runs a GEMM with `cols` output columns on ctx. */
-function tileFor(ctx: GpuContext, cols: number): IgemmTile {
-  const s = ctx.subgroupSize;
-  if (!s) return fallbackTile(isNarrow(cols));
-  return isNarrow(cols) ? narrowTile(s) : subgroupTile(s, wideQuads(s), WIDE_SUBGROUPS);
-}
-
 /**
  * Launch limits of the GEMM kernels. `maxGridY` is the most row groups per launch in y before the
  * rest fold into z: the device limit (65535) unless a test lowers it to cover the folding with
@@ -111,11 +104,18 @@ function tileFor(ctx: GpuContext, cols: number): IgemmTile {
  */
 export const convLaunchLimits = { maxGridY: MAX_GRID };
 
-function kernelFor(ctx: GpuContext, cols: number, bias: boolean) {
+/**
+ * The implicit-GEMM kernel that runs a GEMM with `cols` output columns on ctx, and its tile (the
+ * tile sets the padding of K and the split-K plan, so both come from this one choice).
+ */
+function igemmFor(ctx: GpuContext, cols: number, bias: boolean): { tile: IgemmTile; spec: KernelSpec } {
   const s = ctx.subgroupSize;
+  const narrow = isNarrow(cols);
   const maxGridY = Math.min(MAX_GRID, convLaunchLimits.maxGridY);
-  if (!s) return fallbackK(bias, isNarrow(cols), maxGridY);
-  return isNarrow(cols) ? narrowK(s, bias, maxGridY) : subgroupK(s, bias, wideQuads(s), WIDE_SUBGROUPS, maxGridY);
+  if (!s) return { tile: fallbackTile(narrow), spec: fallbackK(bias, narrow, maxGridY) };
+  if (narrow) return { tile: narrowTile(s), spec: narrowK(s, bias, maxGridY) };
+  const quads = wideQuads(s);
+  return { tile: subgroupTile(s, quads, WIDE_SUBGROUPS), spec: subgroupK(s, bias, quads, WIDE_SUBGROUPS, maxGridY) };
 }
 
 const roundUp = (x: number, m: number) => Math.ceil(x / m) * m;
@@ -168,7 +168,7 @@ function runPass(
   if (gemm.outMap.d1 !== gemm.rowMap.d1 || gemm.outMap.d2 !== gemm.rowMap.d2) {
     throw new Error('conv2d: internal error: the output map must split rows like the row map');
   }
-  const tile = tileFor(ctx, gemm.cols);
+  const { tile, spec } = igemmFor(ctx, gemm.cols, bias !== null);
   const kPad = roundUp(gemm.k, tile.kMultiple);
   const cols8 = roundUp(gemm.cols, 8);
   const koff = Storage.alloc(ctx, Math.max(kPad, 1));
@@ -186,7 +186,6 @@ function runPass(
     });
   }
   const { chunk, splits } = split ?? splitK(tile, gemm.k, 1);
-  const spec = kernelFor(ctx, gemm.cols, bias !== null);
   const buffers = [src, koff.range, wt.range, out];
   if (bias) buffers.push(bias);
   ctx.run(spec, buffers, {
@@ -251,7 +250,7 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, wShape: readonly num
   const g = checkConv(op, x.shape, wShape, resolveConvOptions(op, options));
   checkOutputGrad(op, dy, g);
   const { layout, pass } = weightGradPlan(g);
-  const split = weightGradSplit(tileFor(ctx, pass.gemm.cols), pass.gemm.quads, pass.gemm.cols, pass.gemm.k);
+  const split = weightGradSplit(igemmFor(ctx, pass.gemm.cols, false).tile, pass.gemm.quads, pass.gemm.cols, pass.gemm.k);
   if (split.splits === 1) {
     const dw = emptyTensor(ctx, wShape);
     withQuads(ctx, x, layout, (src) => runPass(ctx, pass, src, rangeOf(dy), rangeOf(dw), null));
@@ -328,7 +327,7 @@ function g2shape(g: ConvGeometry, which: 'x' | 'w'): number[] {
 export function conv2dOutputShape(xShape: readonly number[], wShape: readonly number[], options: Conv2dOptions = {}): number[] {
   const o = resolveConvOptions('conv2d', options);
   const g = checkConv('conv2d', xShape, wShape, o);
-  return [g.n, g.o, outputSize(g.h, g.kh, g.sh, g.ph), outputSize(g.w, g.kw, g.sw, g.pw)];
+  return [g.n, g.o, g.ho, g.wo];
 }
 
 /** How many slices conv2dBackwardWeight splits its reduction into on `ctx` (exposed for tests). */
@@ -340,5 +339,5 @@ export function planWeightGradSplit(
 ): number {
   const g = checkConv('conv2dBackwardWeight', xShape, wShape, resolveConvOptions('conv2dBackwardWeight', options));
   const { gemm } = weightGradPlan(g).pass;
-  return weightGradSplit(tileFor(ctx, gemm.cols), gemm.quads, gemm.cols, gemm.k).splits;
+  return weightGradSplit(igemmFor(ctx, gemm.cols, false).tile, gemm.quads, gemm.cols, gemm.k).splits;
 }

@@ -1,5 +1,5 @@
-// Matrix products: `gemm` (the low-level batched, strided GEMM on buffer ranges that other ops
-// reuse: conv 1×1, the MoCo queue product), and the differentiable ops `matmul` (2-D) and `bmm`
+// Matrix products: `gemm` (the low-level batched, strided GEMM on buffer ranges behind `matmul`
+// and `bmm`), and the differentiable ops `matmul` (2-D) and `bmm`
 // (3-D, a batch of 1 on either side broadcasts). Backward runs through the same kernels with
 // transpose flags, never through transpose copies:
 //   C = op(A)·op(B):  dA = dC·op(B)ᵀ (A plain) or op(B)·dCᵀ (A transposed),
@@ -11,7 +11,7 @@ import { record } from '../autograd';
 import type { BufferRange, GpuContext } from '../runtime/context';
 import { emptyTensor, type Tensor } from '../tensor';
 import { reduceKeepdim } from './reduce';
-import { checkInputs, fmt, memoKernel, rangeOf } from './util';
+import { checkInputs, fmt, memoKernel, rangeOf, rangesOverlap } from './util';
 
 export interface MatmulOptions {
   /** Use the transpose of the first operand. */
@@ -77,10 +77,6 @@ function describe(d: Required<GemmDims>, f: GemmFlags): string {
   return `batch ${d.batch}, M ${d.M}, N ${d.N}, K ${d.K}${f.transA ? ', transA' : ''}${f.transB ? ', transB' : ''}`;
 }
 
-function overlaps(x: BufferRange, y: BufferRange): boolean {
-  return x.buffer === y.buffer && x.offset < y.offset + y.size && y.offset < x.offset + x.size;
-}
-
 /**
  * C = alpha·op(A)·op(B) (+ C with `accumulate`) for `batch` matrices at strided places of the
  * three buffer ranges, in one dispatch. Picks the subgroup kernel when the context allows it
@@ -93,7 +89,6 @@ export function gemm(ctx: GpuContext, a: BufferRange, b: BufferRange, out: Buffe
   const alpha = flags.alpha ?? 1;
   const { M, N, K } = dims;
   const batch = dims.batch ?? 1;
-  for (const [name, v] of Object.entries({ M, N, K, batch })) checkCount(name, v);
   const A: Placed = {
     rows: transA ? K : M,
     cols: transA ? M : K,
@@ -109,33 +104,34 @@ export function gemm(ctx: GpuContext, a: BufferRange, b: BufferRange, out: Buffe
     stride: dims.strideB ?? K * N,
   };
   const C: Placed = { rows: M, cols: N, offset: dims.offsetC ?? 0, ld: dims.ldc ?? N, stride: dims.strideC ?? M * N };
+  // Checked in this order (M, N, K, batch first) before any use; A, B, C above are only arithmetic.
   const full: Required<GemmDims> = {
-    batch, M, N, K,
+    M, N, K, batch,
     lda: A.ld, ldb: B.ld, ldc: C.ld,
     offsetA: A.offset, offsetB: B.offset, offsetC: C.offset,
     strideA: A.stride, strideB: B.stride, strideC: C.stride,
   };
   for (const [name, v] of Object.entries(full)) checkCount(name, v);
   if (typeof alpha !== 'number' || !Number.isFinite(alpha)) throw new Error(`gemm: alpha must be a finite number, got ${alpha}`);
-  const what = describe(full, flags);
+  const what = () => describe(full, flags);
   for (const [name, m] of [['A', A], ['B', B], ['C', C]] as const) {
     if (m.rows > 1 && m.ld < m.cols) {
-      throw new Error(`gemm (${what}): ld${name.toLowerCase()} = ${m.ld} is less than the stored row length ${m.cols} of ${name}`);
+      throw new Error(`gemm (${what()}): ld${name.toLowerCase()} = ${m.ld} is less than the stored row length ${m.cols} of ${name}`);
     }
   }
   if (batch > 1 && M * N > 0 && C.stride < extent({ ...C, offset: 0 }, 1)) {
-    throw new Error(`gemm (${what}): strideC = ${C.stride} makes the ${batch} output matrices (${M}×${N}, ldc ${C.ld}) overlap`);
+    throw new Error(`gemm (${what()}): strideC = ${C.stride} makes the ${batch} output matrices (${M}×${N}, ldc ${C.ld}) overlap`);
   }
   if (batch * M * N === 0) return;
   const used: [string, Placed, BufferRange][] = K > 0 ? [['A', A, a], ['B', B, b], ['C', C, out]] : [['C', C, out]];
   for (const [name, m, range] of used) {
     const end = extent(m, batch);
     if (end * 4 > range.size) {
-      throw new Error(`gemm (${what}): ${name} needs ${end} floats but its buffer range holds ${Math.floor(range.size / 4)}`);
+      throw new Error(`gemm (${what()}): ${name} needs ${end} floats but its buffer range holds ${Math.floor(range.size / 4)}`);
     }
   }
-  if (K > 0 && (overlaps(out, a) || overlaps(out, b))) {
-    throw new Error(`gemm (${what}): the output range overlaps an input range (C must not alias A or B)`);
+  if (K > 0 && (rangesOverlap(out, a) || rangesOverlap(out, b))) {
+    throw new Error(`gemm (${what()}): the output range overlaps an input range (C must not alias A or B)`);
   }
 
   const uniforms = {

@@ -38,6 +38,11 @@ export function rangeOf(t: Tensor): BufferRange {
   return t.storage.range;
 }
 
+/** Whether two buffer ranges share at least one byte. */
+export function rangesOverlap(a: BufferRange, b: BufferRange): boolean {
+  return a.buffer === b.buffer && a.offset < b.offset + b.size && b.offset < a.offset + a.size;
+}
+
 /** Number of vec4s covering the tensor. */
 export function vec4Count(t: Tensor): number {
   return Math.ceil(t.size / 4);

@@ -44,8 +44,8 @@ export function assertClose(
   }
 }
 
-/** Runs fn and checks that it throws an error whose message matches every pattern. */
-export function assertThrows(fn: () => unknown, ...patterns: (string | RegExp)[]): void {
+/** Runs fn and checks that it throws an error whose message matches every pattern; returns the error. */
+export function assertThrows(fn: () => unknown, ...patterns: (string | RegExp)[]): Error {
   let error: unknown;
   try {
     fn();
@@ -57,10 +57,11 @@ export function assertThrows(fn: () => unknown, ...patterns: (string | RegExp)[]
     const ok = typeof p === 'string' ? error.message.includes(p) : p.test(error.message);
     if (!ok) throw new Error(`error message "${error.message}" does not match ${String(p)}`);
   }
+  return error;
 }
 
-/** Awaits fn() and checks that it rejects (or throws) with an error matching every pattern. */
-export async function assertRejects(fn: () => Promise<unknown>, ...patterns: (string | RegExp)[]): Promise<void> {
+/** Awaits fn() and checks that it rejects (or throws) with an error matching every pattern; returns the error. */
+export async function assertRejects(fn: () => Promise<unknown>, ...patterns: (string | RegExp)[]): Promise<Error> {
   let error: unknown;
   try {
     await fn();
@@ -72,4 +73,5 @@ export async function assertRejects(fn: () => Promise<unknown>, ...patterns: (st
     const ok = typeof p === 'string' ? error.message.includes(p) : p.test(error.message);
     if (!ok) throw new Error(`error message "${error.message}" does not match ${String(p)}`);
   }
+  return error;
 }
