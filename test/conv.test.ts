@@ -4,15 +4,19 @@ import { refConv2d, refConv2dBackward, type RefArray } from '../lib/cpu/index';
 import { igemmDispatch } from '../kernels/conv2d';
 import {
   conv2d,
+  conv2dAlgorithm,
   conv2dBackwardInput,
   conv2dBackwardWeight,
   convLaunchLimits,
   planWeightGradSplit,
   type Conv2dOptions,
 } from '../lib/ops/conv';
+import { winogradApplies, winogradSettings } from '../lib/ops/conv-winograd';
+import { convGeometry } from '../kernels/conv2d-geometry';
+import { toomCook, WINOGRAD_POINTS } from '../kernels/winograd-matrices';
 import { assertClose, assertThrows, type Tolerance } from './helpers/assert';
 import { caseGenerator, checkOp, randomArray } from './helpers/check';
-import { bothPaths, ctx, pathName } from './helpers/gpu';
+import { bothPaths, ctx, onPath, pathName } from './helpers/gpu';
 
 // Tolerances. Inputs and output gradients are N(0, 1) and weights N(0, 1/fan_in), so every output
 // is a sum of L products. Float32 summation of L terms of random sign errs by about
@@ -148,11 +152,104 @@ function resnetCases(stem: 'cifar' | 'imagenet'): Case[] {
   return list;
 }
 
+/** Runs fn with the Winograd settings changed as given, and restores them. */
+async function withWinograd<T>(settings: Partial<typeof winogradSettings>, fn: () => Promise<T>): Promise<T> {
+  const saved = { ...winogradSettings };
+  Object.assign(winogradSettings, settings);
+  try {
+    return await fn();
+  } finally {
+    Object.assign(winogradSettings, saved);
+  }
+}
+
 for (const stem of ['cifar', 'imagenet'] as const) {
-  test(`every ResNet-18 convolution (${stem} stem) at batch 2: forward, dX, dW vs the reference (both paths)`, async () => {
-    for (const c of resnetCases(stem)) await checkAgainstReference(c);
+  test(`every ResNet-18 convolution (${stem} stem) at batch 2: forward, dX, dW vs the reference (both paths; 3×3 stride 1 on Winograd and on the implicit GEMM)`, async () => {
+    const cases = resnetCases(stem);
+    if (!cases.some((c) => conv2dAlgorithm(ctx, c.x, c.w, { padding: c.padding ?? 0, stride: c.stride ?? 1 }).algorithm === 'winograd')) {
+      throw new Error(`no ${stem} ResNet-18 convolution takes the Winograd path`);
+    }
+    for (const c of cases) await checkAgainstReference(c);
+    const winograd = cases.filter((c) => (c.stride ?? 1) === 1 && c.w[2] === 3 && c.w[1] >= 32);
+    await withWinograd({ enabled: false }, async () => {
+      for (const c of winograd) await checkAgainstReference(c);
+    });
   });
 }
+
+// Winograd forced onto small shapes (channels ≥ 1) with each tile size: planes that are no tile
+// multiple (odd, prime, non-square, 1×1 with padding 1, narrower than a tile), padding 0, 1, 2
+// and mixed, batches 1–3, channel counts 1, 3, 5, 33, with and without bias.
+const WINOGRAD_SWEEP: Case[] = [
+  { x: [1, 1, 1, 1], w: [1, 1, 3, 3], padding: 1 },
+  { x: [2, 3, 7, 5], w: [5, 3, 3, 3], padding: 1 },
+  { x: [1, 5, 4, 4], w: [3, 5, 3, 3] },
+  { x: [3, 4, 6, 9], w: [7, 4, 3, 3], padding: 2, bias: false },
+  { x: [2, 3, 11, 13], w: [4, 3, 3, 3], padding: [0, 1] },
+  { x: [2, 33, 9, 9], w: [5, 33, 3, 3], padding: [2, 1] },
+  { x: [1, 6, 17, 3], w: [33, 6, 3, 3], padding: 1 },
+];
+
+test('Winograd F(2×2, 3×3) and F(4×4, 3×3): forward, dX, dW vs the reference on odd shapes', async () => {
+  for (const tile of [2, 4] as const) {
+    await withWinograd({ minChannels: 1, tile }, async () => {
+      for (const c of WINOGRAD_SWEEP) {
+        const path = conv2dAlgorithm(ctx, c.x, c.w, { padding: c.padding ?? 0 });
+        if (path.algorithm !== 'winograd' || path.tile !== tile) throw new Error(`${label(c)}: expected Winograd ${tile}, got ${JSON.stringify(path)}`);
+        await checkAgainstReference(c);
+      }
+    });
+  }
+});
+
+test('Winograd matrices from Toom-Cook compute the 1-D correlation exactly (float64), and refuse repeated points', () => {
+  const g = caseGenerator();
+  for (const m of [2, 4] as const) {
+    const { AT, G, BT } = toomCook(m, 3, WINOGRAD_POINTS[m]);
+    for (let trial = 0; trial < 5; trial++) {
+      const taps = [0, 1, 2].map(() => g.normal());
+      const d = Array.from({ length: m + 2 }, () => g.normal());
+      const Gg = G.map((row) => row.reduce((s, v, k) => s + v * taps[k]!, 0));
+      const Bd = BT.map((row) => row.reduce((s, v, k) => s + v * d[k]!, 0));
+      for (let i = 0; i < m; i++) {
+        const y = AT[i]!.reduce((s, v, j) => s + v * Gg[j]! * Bd[j]!, 0);
+        const want = taps.reduce((s, v, k) => s + v * d[i + k]!, 0);
+        if (!(Math.abs(y - want) <= 1e-12 * (1 + Math.abs(want)))) throw new Error(`F(${m}, 3) output ${i}: ${y}, expected ${want}`);
+      }
+    }
+  }
+  // The textbook F(2, 3) (Lavin & Gray): Aᵀ = [1 1 1 0; 0 1 −1 −1] up to the sign of its last column.
+  const { AT } = toomCook(2, 3, [0, 1, -1]);
+  if (JSON.stringify(AT.map((r) => r.slice(0, 3))) !== JSON.stringify([[1, 1, 1], [0, 1, -1]])) throw new Error(`F(2, 3) Aᵀ ${JSON.stringify(AT)}`);
+  assertThrows(() => toomCook(4, 3, [0, 1, 1, 2, -2]), 'winograd matrices', 'distinct');
+  assertThrows(() => toomCook(4, 3, [0, 1, -1]), 'winograd matrices', 'needs 5 points');
+});
+
+test('conv2d picks Winograd for 3×3 stride-1 convolutions with enough channels, with subgroups, within the binding limit', async () => {
+  const pick = (x: number[], w: number[], options: Conv2dOptions = { padding: 1 }) => conv2dAlgorithm(ctx, x, w, options);
+  const expect = (what: string, got: object, want: object) => {
+    if (JSON.stringify(got) !== JSON.stringify(want)) throw new Error(`${what}: ${JSON.stringify(got)}, expected ${JSON.stringify(want)}`);
+  };
+  await onPath(true, async () => {
+    expect('64 channels, 32×32', pick([32, 64, 32, 32], [64, 64, 3, 3]), { algorithm: 'winograd', tile: 4 });
+    expect('512 channels, 4×4', pick([32, 512, 4, 4], [512, 512, 3, 3]), { algorithm: 'winograd', tile: 4 });
+    expect('512 channels, 2×2 (a 4×4 tile would be 3/4 padding)', pick([32, 512, 2, 2], [512, 512, 3, 3]), { algorithm: 'winograd', tile: 2 });
+    expect('16 channels', pick([32, 16, 32, 32], [16, 16, 3, 3]), { algorithm: 'implicit-gemm' });
+    expect('3 input channels', pick([32, 3, 32, 32], [64, 3, 3, 3]), { algorithm: 'implicit-gemm' });
+    expect('stride 2', pick([32, 64, 32, 32], [128, 64, 3, 3], { stride: 2, padding: 1 }), { algorithm: 'implicit-gemm' });
+    expect('1×1', pick([32, 64, 32, 32], [64, 64, 1, 1], {}), { algorithm: 'implicit-gemm' });
+    expect('padding 3 (dX would need padding −1)', pick([2, 64, 8, 8], [64, 64, 3, 3], { padding: 3 }), { algorithm: 'implicit-gemm' });
+    await withWinograd({ enabled: false }, async () => expect('switched off', pick([32, 64, 32, 32], [64, 64, 3, 3]), { algorithm: 'implicit-gemm' }));
+  });
+  await onPath(false, async () => expect('without subgroups', pick([32, 64, 32, 32], [64, 64, 3, 3]), { algorithm: 'implicit-gemm' }));
+  // The transformed input (36 floats per tile and channel) must fit one binding: at 128 MiB,
+  // batch 256 of 64 channels at 64×64 does not (4 × 2.25 × 256 × 64 × 64² bytes = 604 MB).
+  const small = { subgroupSize: 8, limits: { maxStorageBufferBindingSize: 128 * 2 ** 20 } } as unknown as typeof ctx;
+  const geometry = (n: number) => convGeometry([n, 64, 64, 64], [64, 64, 3, 3], { sh: 1, sw: 1, ph: 1, pw: 1 });
+  if (!winogradApplies(small, geometry(8)) || winogradApplies(small, geometry(256))) {
+    throw new Error('winogradApplies: expected batch 8 to fit a 128 MiB binding and batch 256 not to');
+  }
+});
 
 // Central finite differences of Σ w·conv2d(x, W, b) in float64 on tiny shapes.
 const FD_CASES: { shapes: number[][]; options: Conv2dOptions }[] = [
@@ -228,7 +325,7 @@ test('row groups past the grid limit fold into z (limit lowered to 1 so small te
   const saved = convLaunchLimits.maxGridY;
   try {
     convLaunchLimits.maxGridY = 1;
-    await checkAgainstReference({ x: [2, 48, 24, 24], w: [40, 48, 3, 3], padding: 1 });
+    await withWinograd({ enabled: false }, () => checkAgainstReference({ x: [2, 48, 24, 24], w: [40, 48, 3, 3], padding: 1 }));
     await checkAgainstReference({ x: [2, 8, 40, 40], w: [36, 8, 3, 3], stride: 2, padding: 1 });
     await checkAgainstReference({ x: [2, 4, 24, 24], w: [5, 4, 3, 3], padding: 1 });
   } finally {

@@ -363,6 +363,32 @@ test('bad inputs throw errors naming the op, the shapes and what was expected', 
   if (liveTensorCount() !== before) throw new Error(`${liveTensorCount() - before} tensors leaked`);
 });
 
+test('gemm writes batches interleaved row by row (the Winograd layout), on both kernel paths', async () => {
+  const g = caseGenerator();
+  for (const subgroups of [true, false]) {
+    await onPath(subgroups, async () => {
+      for (const [batch, M, N, K] of [[3, 5, 4, 7], [4, 9, 6, 5], [36, 3, 8, 4]] as const) {
+        // Row r of matrix b lives at r·(batch·cols + pad) + b·cols, in A and in C.
+        const d: RefGemmDims = {
+          batch, M, N, K,
+          lda: batch * K + 1, ldb: N, ldc: batch * N + 2,
+          offsetA: 0, offsetB: 0, offsetC: 0,
+          strideA: K, strideB: K * N, strideC: N,
+        };
+        const ha = randomArray(g, M * d.lda);
+        const hb = randomArray(g, batch * K * N);
+        const hc = new Float32Array(M * d.ldc).fill(7);
+        const [a, b, c] = [fromArray(ha), fromArray(hb), fromArray(hc)];
+        gemm(ctx, rangeOf(a), rangeOf(b), rangeOf(c), d);
+        const expected = Float64Array.from(hc);
+        refGemm(ha, hb, expected, d, {});
+        assertClose(await c.toArray(), expected, tol(K), `interleaved gemm batch ${batch} ${M}x${K}x${N} [subgroups ${subgroups}]`);
+        [a, b, c].forEach((t) => t.dispose());
+      }
+    });
+  }
+});
+
 test('gemm rejects layouts that do not fit', () => {
   const x = fromArray(new Float32Array(12), [12]);
   const y = fromArray(new Float32Array(12), [12]);
@@ -371,6 +397,10 @@ test('gemm rejects layouts that do not fit', () => {
   assertThrows(() => gemm(ctx, rx, ry, rz, { M: 4, N: 4, K: 4 }), 'gemm', 'A needs 16 floats', 'holds');
   assertThrows(() => gemm(ctx, rx, ry, rz, { M: 3, N: 4, K: 3, lda: 2 }), 'gemm', 'lda = 2', 'row length 3');
   assertThrows(() => gemm(ctx, rx, ry, rz, { batch: 2, M: 2, N: 2, K: 2, strideC: 0 }), 'gemm', 'strideC', 'overlap');
+  // Interleaved rows that overlap: matrix 1's rows start inside matrix 0's (strideC < N), or run
+  // past the row block (ldc too small for 2 interleaved rows of 3).
+  assertThrows(() => gemm(ctx, rx, ry, rz, { batch: 2, M: 2, N: 3, K: 1, ldc: 6, strideC: 2 }), 'gemm', 'strideC = 2', 'overlap');
+  assertThrows(() => gemm(ctx, rx, ry, rz, { batch: 2, M: 2, N: 3, K: 1, ldc: 5, strideC: 3 }), 'gemm', 'strideC = 3', 'overlap');
   assertThrows(() => gemm(ctx, rx, ry, rx, { M: 2, N: 2, K: 2 }), 'gemm', 'overlaps an input');
   assertThrows(() => gemm(ctx, rx, ry, rz, { M: 2.5, N: 2, K: 2 }), 'gemm', 'M must be an integer');
   assertThrows(() => gemm(ctx, rx, ry, rz, { M: 2, N: 2, K: 2 }, { alpha: NaN }), 'gemm', 'alpha');

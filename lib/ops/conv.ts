@@ -3,7 +3,8 @@
 // input or of dY, an offset table, the B operand gathered from the weight or from dY), runs one
 // GEMM, and frees the temporaries (safe: the pool hands a buffer out again only for commands
 // recorded later). 1×1 convolutions take the same path: with one tap the implicit GEMM is a plain
-// batched GEMM.
+// batched GEMM. 3×3 stride-1 convolutions with enough channels run their forward pass and dX on
+// Winograd's algorithm instead (conv-winograd.ts; `conv2dAlgorithm` says which path a shape takes).
 import { igemmSubgroupKernel, MAX_GRID, subgroupTile, type IgemmTile } from '../../kernels/conv2d';
 import { fallbackTile, igemmFallbackKernel } from '../../kernels/conv2d-fallback';
 import { igemmNarrowKernel, narrowTile } from '../../kernels/conv2d-narrow';
@@ -24,6 +25,7 @@ import { record } from '../autograd';
 import type { BufferRange, GpuContext } from '../runtime/context';
 import { Storage } from '../storage';
 import { emptyTensor, type Tensor } from '../tensor';
+import { forwardWinograd, inputGradWinograd, runWinograd, winogradApplies, winogradTile } from './conv-winograd';
 import { reduceKeepdim } from './reduce';
 import { checkInputs, fmt, memoKernel, rangeOf } from './util';
 
@@ -220,6 +222,10 @@ function withQuads<T>(ctx: GpuContext, x: Tensor, plan: QuadPlan, fn: (src: Buff
 
 function forwardRaw(ctx: GpuContext, g: ConvGeometry, x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
   const out = emptyTensor(ctx, [g.n, g.o, g.ho, g.wo]);
+  if (algorithmFor(ctx, g) === 'winograd') {
+    runWinograd(ctx, forwardWinograd(g), winogradTile(g), rangeOf(x), rangeOf(weight), rangeOf(out), bias ? rangeOf(bias) : null);
+    return out;
+  }
   const { layout, pass } = forwardPlan(g);
   withQuads(ctx, x, layout, (src) => runPass(ctx, pass, src, rangeOf(weight), rangeOf(out), bias ? rangeOf(bias) : null));
   return out;
@@ -231,8 +237,12 @@ export function conv2dBackwardInput(dy: Tensor, weight: Tensor, xShape: readonly
   const ctx = checkInputs(op, dy, weight);
   const g = checkConv(op, xShape, weight.shape, resolveConvOptions(op, options));
   checkOutputGrad(op, dy, g);
-  const plan = inputGradPlan(g);
   const dx = emptyTensor(ctx, xShape);
+  if (algorithmFor(ctx, g) === 'winograd') {
+    runWinograd(ctx, inputGradWinograd(g), winogradTile(g), rangeOf(dy), rangeOf(weight), rangeOf(dx), null);
+    return dx;
+  }
+  const plan = inputGradPlan(g);
   // Phases that no tap reaches (a 1×1 kernel with stride 2) get zeros: clear once, skip them.
   if (plan.passes.some((pass) => pass.gemm.k === 0)) ctx.clear(rangeOf(dx));
   withQuads(ctx, dy, plan.layout, (src) => {
@@ -328,6 +338,28 @@ export function conv2dOutputShape(xShape: readonly number[], wShape: readonly nu
   const o = resolveConvOptions('conv2d', options);
   const g = checkConv('conv2d', xShape, wShape, o);
   return [g.n, g.o, g.ho, g.wo];
+}
+
+/** How conv2d's forward pass and dX run: Winograd (3×3 stride 1, see conv-winograd.ts) or the implicit GEMM. */
+export type ConvAlgorithm = 'winograd' | 'implicit-gemm';
+
+function algorithmFor(ctx: GpuContext, g: ConvGeometry): ConvAlgorithm {
+  return winogradApplies(ctx, g) ? 'winograd' : 'implicit-gemm';
+}
+
+/**
+ * The algorithm of conv2d's forward pass and dX for these shapes on ctx, with its Winograd tile
+ * size (exposed for tests and benchmarks; dW always runs the implicit GEMM).
+ */
+export function conv2dAlgorithm(
+  ctx: GpuContext,
+  xShape: readonly number[],
+  wShape: readonly number[],
+  options: Conv2dOptions = {},
+): { algorithm: ConvAlgorithm; tile?: number } {
+  const g = checkConv('conv2d', xShape, wShape, resolveConvOptions('conv2d', options));
+  const algorithm = algorithmFor(ctx, g);
+  return algorithm === 'winograd' ? { algorithm, tile: winogradTile(g) } : { algorithm };
 }
 
 /** How many slices conv2dBackwardWeight splits its reduction into on `ctx` (exposed for tests). */

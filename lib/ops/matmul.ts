@@ -119,7 +119,11 @@ export function gemm(ctx: GpuContext, a: BufferRange, b: BufferRange, out: Buffe
       throw new Error(`gemm (${what()}): ld${name.toLowerCase()} = ${m.ld} is less than the stored row length ${m.cols} of ${name}`);
     }
   }
-  if (batch > 1 && M * N > 0 && C.stride < extent({ ...C, offset: 0 }, 1)) {
+  // The output matrices may follow one another, or interleave row by row (each row of matrix b
+  // at b·strideC within a row block of ldc), but never overlap.
+  const sequential = C.stride >= extent({ ...C, offset: 0 }, 1);
+  const interleaved = C.stride >= N && (batch - 1) * C.stride + N <= C.ld;
+  if (batch > 1 && M * N > 0 && !sequential && !interleaved) {
     throw new Error(`gemm (${what()}): strideC = ${C.stride} makes the ${batch} output matrices (${M}×${N}, ldc ${C.ld}) overlap`);
   }
   if (batch * M * N === 0) return;

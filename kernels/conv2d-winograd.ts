@@ -1,0 +1,233 @@
+// Winograd F(m×m, 3×3) for 3×3 stride-1 convolutions, m = 2 or 4 (Lavin & Gray, "Fast
+// Algorithms for Convolutional Neural Networks", 2016). Each m×m block of outputs of one plane
+// ("tile") reads an α×α input patch, α = m + 2, and
+//   y_tile = Aᵀ [ Σ_c (G g_c Gᵀ) ⊙ (Bᵀ d_c B) ] A
+// with d_c the patch of input channel c and g_c the 3×3 filter. For each of the α² positions
+// ξ = α·i + j of the transformed tile the sum over c is a GEMM,
+//   M[ξ] (T×N) = V[ξ] (T×K) · U[ξ] (K×N),   T tiles, K input channels, N output channels,
+// run by the batched GEMM of kernels/matmul.ts: α²/(9m²) of the direct convolution's multiplies
+// (4/9 for m = 2, 1/4 for m = 4). The three memory-bound kernels here build U and V and turn M
+// into the output. Layouts (f32): each operand is addressed with an item stride `is` and a
+// position stride `ps`, so the caller picks blocked ([α², items, channels]) or interleaved
+// ([items, α², channels]) storage; the GEMM reads the α² matrices with row stride `is` and batch
+// stride `ps`.
+//   U: U[k·is + ξ·ps + n] = (G g Gᵀ)[ξ],  g(i, j) = W[base + k·sk + n·sn + i·sy + j·sx] (i32
+//      strides, so one kernel reads the forward's filters or dX's flipped, transposed ones)
+//   V: V[t·is + ξ·ps + k] = (Bᵀ d B)[ξ],  d(i, j) = src[(img·K + k)·h·w + (m·ty − top + i)·w + m·tx − left + j]
+//      (0 outside the h×w plane), t = (img·tilesY + ty)·tilesX + tx
+//   M: M[t·is + ξ·ps + n] → out[(img·N + n)·ho·wo + (m·ty + i)·wo + m·tx + j] for i, j < m inside
+//      ho×wo (+ bias[n])
+// One invocation per (k, n), (t, k) or (t, n) in a grid-stride loop, the last index fastest. The
+// transforms are unrolled from the matrices of kernels/winograd-matrices.ts, zero terms left out.
+import { bindingDecls, gridStride, paramsStruct, u32Fields, type KernelSpec, type UniformField } from './spec';
+import { toomCook, WINOGRAD_POINTS, type WinogradMatrices } from './winograd-matrices';
+
+const WG = 64;
+const MAX_GROUPS = 512;
+
+export type WinogradTile = 2 | 4;
+
+const TRANSFORMS: Record<WinogradTile, WinogradMatrices> = {
+  2: toomCook(2, 3, WINOGRAD_POINTS[2]),
+  4: toomCook(4, 3, WINOGRAD_POINTS[4]),
+};
+
+/** Input patch side α of tile size m. */
+export const patchSize = (m: WinogradTile) => m + 2;
+
+const range = (n: number) => [...Array(n).keys()];
+
+function literal(x: number): string {
+  const s = String(x);
+  return s.includes('.') || s.includes('e') ? s : `${s}.0`;
+}
+
+/** WGSL for Σ_j coef[j]·terms[j], zero coefficients left out. */
+function combine(coef: number[], terms: string[]): string {
+  const parts = coef.flatMap((c, j) => (c === 0 ? [] : [c === 1 ? terms[j]! : c === -1 ? `-${terms[j]}` : `${literal(c)} * ${terms[j]}`]));
+  return parts.length ? parts.join(' + ').replace(/\+ -/g, '- ') : '0.0';
+}
+
+/**
+ * WGSL lines computing out_i_j = (L · X · Rᵀ)[i][j] from the matrix of names X (rows × cols),
+ * through a temporary P = L·X: L is p×rows, R is q×cols.
+ */
+function sandwich(L: number[][], X: string[][], R: number[][], out: string, tmp: string): string[] {
+  const lines: string[] = [];
+  const cols = X[0]!.length;
+  for (let i = 0; i < L.length; i++) {
+    for (let j = 0; j < cols; j++) lines.push(`let ${tmp}${i}_${j} = ${combine(L[i]!, X.map((row) => row[j]!))};`);
+  }
+  for (let i = 0; i < L.length; i++) {
+    const row = range(cols).map((j) => `${tmp}${i}_${j}`);
+    for (let j = 0; j < R.length; j++) lines.push(`let ${out}${i}_${j} = ${combine(R[j]!, row)};`);
+  }
+  return lines;
+}
+
+/** Filter transform U = G g Gᵀ. Bindings: W, U. Uniforms: n, total (= K·N), is, ps, sk, sn, sy, sx, base. */
+export function winogradFilterKernel(m: WinogradTile): KernelSpec {
+  const { G } = TRANSFORMS[m];
+  const a = patchSize(m);
+  const uniforms: UniformField[] = [
+    ...u32Fields('n', 'total', 'is', 'ps'),
+    { name: 'sk', type: 'i32' },
+    { name: 'sn', type: 'i32' },
+    { name: 'sy', type: 'i32' },
+    { name: 'sx', type: 'i32' },
+    { name: 'base', type: 'i32' },
+  ];
+  const bindings = [
+    { name: 'W', access: 'read' as const },
+    { name: 'U', access: 'read_write' as const },
+  ];
+  const g = range(3).map((i) => range(3).map((j) => `g${i}_${j}`));
+  const code = /* wgsl */ `
+${paramsStruct(uniforms)}
+${bindingDecls(bindings, true)}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let stride = groups.x * ${WG}u;
+  for (var idx = gid.x; idx < p.total; idx += stride) {
+    let k = idx / p.n;
+    let n = idx - k * p.n;
+    let b = p.base + i32(k) * p.sk + i32(n) * p.sn;
+    let o = k * p.is + n;
+${range(3)
+  .flatMap((i) => range(3).map((j) => `    let g${i}_${j} = W[u32(b + ${i} * p.sy + ${j} * p.sx)];`))
+  .join('\n')}
+${sandwich(G, g, G, 'u', 'q')
+  .map((l) => `    ${l}`)
+  .join('\n')}
+${range(a)
+  .flatMap((i) => range(a).map((j) => `    U[o + ${a * i + j}u * p.ps] = u${i}_${j};`))
+  .join('\n')}
+  }
+}`;
+  return {
+    key: `conv2d.winograd.filter:${m}`,
+    name: 'conv2d.winograd.filter',
+    code,
+    bindings: bindings.map((b) => b.access),
+    uniforms,
+    dispatch: (u) => gridStride(Number(u.total), WG, MAX_GROUPS),
+  };
+}
+
+/** Input transform V = Bᵀ d B. Bindings: src, V. Uniforms: k, h, w, tilesX, tilesPer, top, left, total (= T·K), is, ps. */
+export function winogradInputKernel(m: WinogradTile): KernelSpec {
+  const { BT } = TRANSFORMS[m];
+  const a = patchSize(m);
+  const uniforms = u32Fields('k', 'h', 'w', 'tilesX', 'tilesPer', 'top', 'left', 'total', 'is', 'ps');
+  const bindings = [
+    { name: 'src', access: 'read' as const },
+    { name: 'V', access: 'read_write' as const },
+  ];
+  const d = range(a).map((i) => range(a).map((j) => `d${i}_${j}`));
+  const code = /* wgsl */ `
+${paramsStruct(uniforms)}
+${bindingDecls(bindings, true)}
+fn at(i: u32, ok: bool) -> f32 {
+  return select(0.0, src[select(0u, i, ok)], ok);
+}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let stride = groups.x * ${WG}u;
+  for (var idx = gid.x; idx < p.total; idx += stride) {
+    let t = idx / p.k;
+    let c = idx - t * p.k;
+    let img = t / p.tilesPer;
+    let r = t - img * p.tilesPer;
+    let ty = r / p.tilesX;
+    let tx = r - ty * p.tilesX;
+    // u32 arithmetic: rows and columns above or left of the plane wrap past h and w.
+    let ys = ${m}u * ty - p.top;
+    let xs = ${m}u * tx - p.left;
+    let plane = (img * p.k + c) * p.h * p.w;
+    let o = t * p.is + c;
+${range(a)
+  .map((j) => `    let x${j} = xs + ${j}u; let cx${j} = x${j} < p.w;`)
+  .join('\n')}
+${range(a)
+  .map((i) => `    let row${i} = plane + (ys + ${i}u) * p.w; let cy${i} = ys + ${i}u < p.h;`)
+  .join('\n')}
+${range(a)
+  .flatMap((i) => range(a).map((j) => `    let d${i}_${j} = at(row${i} + x${j}, cy${i} && cx${j});`))
+  .join('\n')}
+${sandwich(BT, d, BT, 'v', 's')
+  .map((l) => `    ${l}`)
+  .join('\n')}
+${range(a)
+  .flatMap((i) => range(a).map((j) => `    V[o + ${a * i + j}u * p.ps] = v${i}_${j};`))
+  .join('\n')}
+  }
+}`;
+  return {
+    key: `conv2d.winograd.input:${m}`,
+    name: 'conv2d.winograd.input',
+    code,
+    bindings: bindings.map((b) => b.access),
+    uniforms,
+    dispatch: (u) => gridStride(Number(u.total), WG, MAX_GROUPS),
+  };
+}
+
+/**
+ * Output transform y = Aᵀ M A. Bindings: M, out (+ bias). Uniforms: n, ho, wo, tilesX, tilesPer,
+ * total (= T·N), is, ps.
+ */
+export function winogradOutputKernel(m: WinogradTile, bias: boolean): KernelSpec {
+  const { AT } = TRANSFORMS[m];
+  const a = patchSize(m);
+  const uniforms = u32Fields('n', 'ho', 'wo', 'tilesX', 'tilesPer', 'total', 'is', 'ps');
+  const bindings = [
+    { name: 'M', access: 'read' as const },
+    { name: 'out', access: 'read_write' as const },
+    ...(bias ? [{ name: 'bias', access: 'read' as const }] : []),
+  ];
+  const mm = range(a).map((i) => range(a).map((j) => `m${i}_${j}`));
+  const code = /* wgsl */ `
+${paramsStruct(uniforms)}
+${bindingDecls(bindings, true)}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let stride = groups.x * ${WG}u;
+  for (var idx = gid.x; idx < p.total; idx += stride) {
+    let t = idx / p.n;
+    let n = idx - t * p.n;
+    let img = t / p.tilesPer;
+    let r = t - img * p.tilesPer;
+    let ty = r / p.tilesX;
+    let tx = r - ty * p.tilesX;
+    let o = t * p.is + n;
+${range(a)
+  .flatMap((i) => range(a).map((j) => `    let m${i}_${j} = M[o + ${a * i + j}u * p.ps];`))
+  .join('\n')}
+${sandwich(AT, mm, AT, 'y', 'e')
+  .map((l) => `    ${l}`)
+  .join('\n')}
+    let add = ${bias ? 'bias[n]' : '0.0'};
+    let oy = ${m}u * ty;
+    let ox = ${m}u * tx;
+    let corner = (img * p.n + n) * p.ho * p.wo + oy * p.wo + ox;
+${range(m)
+  .map(
+    (i) =>
+      `    if (oy + ${i}u < p.ho) {\n` +
+      range(m)
+        .map((j) => `      if (ox + ${j}u < p.wo) { out[corner + ${i}u * p.wo + ${j}u] = y${i}_${j} + add; }`)
+        .join('\n') +
+      '\n    }',
+  )
+  .join('\n')}
+  }
+}`;
+  return {
+    key: `conv2d.winograd.output:${m}:${bias ? 'bias' : 'nobias'}`,
+    name: 'conv2d.winograd.output',
+    code,
+    bindings: bindings.map((b) => b.access),
+    uniforms,
+    dispatch: (u) => gridStride(Number(u.total), WG, MAX_GROUPS),
+  };
+}

@@ -1,0 +1,123 @@
+// The Winograd path of conv2d (kernels/conv2d-winograd.ts): 3×3 stride-1 convolutions with
+// enough channels run their forward pass and dX (a 3×3 stride-1 convolution of dY with the
+// flipped, transposed filters and padding 2 − p) as filter transform → input transform → α²
+// batched GEMMs → output transform, with 2×2 or 4×4 output tiles: 4/9 or 1/4 of the direct
+// convolution's multiplies. dW stays on the implicit GEMM. Measured on lavapipe (2 cores) at
+// ResNet-18 shapes, batch 32: see bench/RESULTS.md.
+import type { ConvGeometry } from '../../kernels/conv2d-geometry';
+import { patchSize, winogradFilterKernel, winogradInputKernel, winogradOutputKernel, type WinogradTile } from '../../kernels/conv2d-winograd';
+import type { BufferRange, GpuContext } from '../runtime/context';
+import { Storage } from '../storage';
+import { gemm } from './matmul';
+import { memoKernel } from './util';
+
+const filterK = memoKernel(winogradFilterKernel);
+const inputK = memoKernel(winogradInputKernel);
+const outputK = memoKernel(winogradOutputKernel);
+
+/**
+ * When conv2d takes the Winograd path. `minChannels`: both channel counts at least this (measured
+ * at batch 32 on 32×32 planes: 32 channels 1.45× faster than the implicit GEMM, 16 channels 1.5×
+ * slower: the GEMMs are too thin to pay for the transforms). `tile`: 2, 4, or chosen per shape.
+ * Tests lower minChannels, pin the tile, or switch the path off to cover the implicit GEMM.
+ */
+export const winogradSettings: { enabled: boolean; minChannels: number; tile: WinogradTile | 'auto' } = { enabled: true, minChannels: 32, tile: 'auto' };
+
+/** A 3×3 stride-1 convolution as the Winograd path sees it: input planes → output planes. */
+export interface WinogradConv {
+  n: number;
+  /** Input channels (the GEMM's K) and output channels (its N). */
+  cin: number;
+  cout: number;
+  h: number;
+  w: number;
+  ho: number;
+  wo: number;
+  /** Zero padding above and left of the input. */
+  top: number;
+  left: number;
+  /** Where filter (input channel k, output channel j) tap (i, j') is: base + k·sk + j·sn + i·sy + j'·sx. */
+  filter: { sk: number; sn: number; sy: number; sx: number; base: number };
+}
+
+/** The forward pass of g as a Winograd convolution (weight [O, C, 3, 3]). */
+export function forwardWinograd(g: ConvGeometry): WinogradConv {
+  return { n: g.n, cin: g.c, cout: g.o, h: g.h, w: g.w, ho: g.ho, wo: g.wo, top: g.ph, left: g.pw, filter: { sk: 9, sn: g.c * 9, sy: 3, sx: 1, base: 0 } };
+}
+
+/**
+ * dX of g: dY [N, O, Ho, Wo] convolved with w'[c][o][i][j] = w[o][c][2 − i][2 − j] and padding
+ * 2 − p gives dX [N, C, H, W].
+ */
+export function inputGradWinograd(g: ConvGeometry): WinogradConv {
+  return {
+    n: g.n, cin: g.o, cout: g.c, h: g.ho, w: g.wo, ho: g.h, wo: g.w, top: 2 - g.ph, left: 2 - g.pw,
+    filter: { sk: g.c * 9, sn: 9, sy: -3, sx: -1, base: 8 },
+  };
+}
+
+const tilesOf = (wc: WinogradConv, m: number) => Math.ceil(wc.ho / m) * Math.ceil(wc.wo / m);
+
+/**
+ * The tile size for g: the one with fewer GEMM rows in all (α² positions × tiles), 2×2 on a tie.
+ * 4×4 tiles measured faster on every ResNet-18 plane from 4×4 to 32×32 outputs; on 2×2 planes
+ * three quarters of a 4×4 tile would be padding.
+ */
+export function winogradTile(g: ConvGeometry): WinogradTile {
+  if (winogradSettings.tile !== 'auto') return winogradSettings.tile;
+  const work = (m: WinogradTile) => patchSize(m) ** 2 * Math.ceil(g.ho / m) * Math.ceil(g.wo / m);
+  return work(4) < work(2) ? 4 : 2;
+}
+
+/** Whether ctx runs convolution g (forward and dX) on the Winograd path. */
+export function winogradApplies(ctx: GpuContext, g: ConvGeometry): boolean {
+  if (!winogradSettings.enabled || !ctx.subgroupSize) return false;
+  if (g.kh !== 3 || g.kw !== 3 || g.sh !== 1 || g.sw !== 1 || g.ph > 2 || g.pw > 2) return false;
+  if (Math.min(g.c, g.o) < winogradSettings.minChannels) return false;
+  // V and M (α² floats per tile and channel) must each fit one storage binding, in both passes.
+  const m = winogradTile(g);
+  const tiles = g.n * Math.max(tilesOf(forwardWinograd(g), m), tilesOf(inputGradWinograd(g), m));
+  return patchSize(m) ** 2 * tiles * Math.max(g.c, g.o) * 4 <= ctx.limits.maxStorageBufferBindingSize;
+}
+
+/** Runs wc with m×m output tiles: src (input planes) and weight → out (+ bias), through temporaries it frees. */
+export function runWinograd(
+  ctx: GpuContext,
+  wc: WinogradConv,
+  m: WinogradTile,
+  src: BufferRange,
+  weight: BufferRange,
+  out: BufferRange,
+  bias: BufferRange | null,
+): void {
+  const tilesX = Math.ceil(wc.wo / m);
+  const tilesPer = tilesX * Math.ceil(wc.ho / m);
+  const T = wc.n * tilesPer;
+  const positions = patchSize(m) ** 2;
+  const u = Storage.alloc(ctx, positions * wc.cin * wc.cout);
+  const v = Storage.alloc(ctx, positions * T * wc.cin);
+  const mm = Storage.alloc(ctx, positions * T * wc.cout);
+  try {
+    const { cin: K, cout: N } = wc;
+    // Item and position strides: U is [K, α², N] (the filter transform's α² stores per filter
+    // stay close together; 1.6× faster at 512 channels), V [α², T, K] and M [α², T, N] (interleaved
+    // like U, they made the GEMM up to 25% slower). Measured on lavapipe.
+    const U = { is: positions * N, ps: N };
+    const V = { is: K, ps: T * K };
+    const M = { is: N, ps: T * N };
+    ctx.run(filterK(m), [weight, u.range], { n: N, total: K * N, ...U, ...wc.filter });
+    ctx.run(inputK(m), [src, v.range], { k: K, h: wc.h, w: wc.w, tilesX, tilesPer, top: wc.top, left: wc.left, total: T * K, ...V });
+    gemm(ctx, v.range, u.range, mm.range, {
+      batch: positions, M: T, N, K,
+      lda: V.is, strideA: V.ps,
+      ldb: U.is, strideB: U.ps,
+      ldc: M.is, strideC: M.ps,
+    });
+    const buffers = bias ? [mm.range, out, bias] : [mm.range, out];
+    ctx.run(outputK(m, bias !== null), buffers, { n: N, ho: wc.ho, wo: wc.wo, tilesX, tilesPer, total: T * N, ...M });
+  } finally {
+    u.release();
+    v.release();
+    mm.release();
+  }
+}
