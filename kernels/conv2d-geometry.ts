@@ -56,9 +56,14 @@ export interface IndexMap {
 /**
  * Quad-layout copy of h×w planes: outer·inner vec4 planes of hp×wp, the data starting at (top, left);
  * lane l of vec4 plane P = a·inner + b is source plane a·sa + b·sb + l·sl when a·4 + l < limA and
- * b·4 + l < limB, else zeros.
+ * b·4 + l < limB, else zeros. Element (y, x) of source plane q is src[q·planeSize + y·rowStep +
+ * x·colStep]: planeSize h·w, rowStep w, colStep 1 for whole planes; larger steps read every
+ * stride-th pixel (the input of a 1×1 strided convolution).
  */
 export interface QuadPlan {
+  planeSize: number;
+  rowStep: number;
+  colStep: number;
   outer: number;
   inner: number;
   h: number;
@@ -136,13 +141,26 @@ const quarter = (x: number) => Math.ceil(x / 4);
 
 /** N4 layout of `planes`-channel images (the batch in lanes), zero-padded by top/left and to hp × wp. */
 function n4Layout(n: number, planes: number, h: number, w: number, hp: number, wp: number, top: number, left: number): QuadPlan {
-  return { outer: quarter(n), inner: planes, h, w, hp, wp, top, left, sa: 4 * planes, sb: 1, sl: planes, limA: n, limB: 4 * planes };
+  return { outer: quarter(n), inner: planes, h, w, hp, wp, top, left, sa: 4 * planes, sb: 1, sl: planes, limA: n, limB: 4 * planes, ...wholePlanes(h, w) };
 }
 
 /** C4 layout of the input (4 channels in lanes), zero-padded like the forward pass. */
 function c4Layout(g: ConvGeometry): QuadPlan {
   const [hp, wp] = paddedInputDims(g);
-  return { outer: g.n, inner: quarter(g.c), h: g.h, w: g.w, hp, wp, top: g.ph, left: g.pw, sa: g.c, sb: 4, sl: 1, limA: 4 * g.n, limB: g.c };
+  return { outer: g.n, inner: quarter(g.c), h: g.h, w: g.w, hp, wp, top: g.ph, left: g.pw, sa: g.c, sb: 4, sl: 1, limA: 4 * g.n, limB: g.c, ...wholePlanes(g.h, g.w) };
+}
+
+const wholePlanes = (h: number, w: number) => ({ planeSize: h * w, rowStep: w, colStep: 1 });
+
+/**
+ * A 1×1 convolution with stride s and no padding reads only every s-th pixel: it is the stride-1
+ * convolution of the subsampled ho×wo input. Plans for it copy just those pixels into the quad
+ * layout (a quarter of the input at stride 2) and run the stride-1 GEMM.
+ */
+function withSubsampledInput(g: ConvGeometry, plan: (g: ConvGeometry) => ConvPlan): ConvPlan {
+  if (g.kh !== 1 || g.kw !== 1 || g.ph !== 0 || g.pw !== 0 || (g.sh === 1 && g.sw === 1)) return plan(g);
+  const inner = plan({ ...g, h: g.ho, w: g.wo, sh: 1, sw: 1 });
+  return { ...inner, layout: { ...inner.layout, planeSize: g.h * g.w, rowStep: g.sh * g.w, colStep: g.sw } };
 }
 
 function paddedInputDims(g: ConvGeometry): [number, number] {
@@ -150,6 +168,10 @@ function paddedInputDims(g: ConvGeometry): [number, number] {
 }
 
 export function forwardPlan(g: ConvGeometry): ConvPlan {
+  return withSubsampledInput(g, wholeForwardPlan);
+}
+
+function wholeForwardPlan(g: ConvGeometry): ConvPlan {
   const [hp, wp] = paddedInputDims(g);
   const k = g.c * g.kh * g.kw;
   const plane = g.ho * g.wo;
@@ -174,6 +196,10 @@ export function forwardPlan(g: ConvGeometry): ConvPlan {
 }
 
 export function weightGradPlan(g: ConvGeometry): ConvPlan {
+  return withSubsampledInput(g, wholeWeightGradPlan);
+}
+
+function wholeWeightGradPlan(g: ConvGeometry): ConvPlan {
   const [hp, wp] = paddedInputDims(g);
   const taps = g.kh * g.kw;
   const plane = g.ho * g.wo;

@@ -2,12 +2,15 @@
 //
 // quads:    the "quad layout" copy that A is read from (kernels/conv2d-geometry.ts):
 //           out[(P·hp + y)·wp + x] (a vec4) has in lane l
-//             src[plane(P, l)·h·w + (y − top)·w + (x − left)]  with plane(P, l) = a·sa + b·sb + l·sl,
-//           P = a·inner + b, when (y − top, x − left) lies inside the h×w source and
+//             src[plane(P, l)·planeSize + (y − top)·rowStep + (x − left)·colStep]
+//           with plane(P, l) = a·sa + b·sb + l·sl, P = a·inner + b (planeSize = h·w, rowStep = w,
+//           colStep = 1 for whole planes; larger steps subsample), when (y − top, x − left) lies
+//           inside the h×w (logical) source and
 //           a·4 + l < limA and b·4 + l < limB; else 0. One invocation per output row (P, y) in a
 //           grid-stride loop, so the divisions and the 4 source row bases are paid once per row;
-//           each vec4 costs 4 scalar loads and one vec4 store, or, when w is a multiple of 4,
-//           one vec4 load (4 columns of one lane, transposed in registers) and one vec4 store.
+//           each vec4 costs 4 scalar loads and one vec4 store, or, when w, planeSize and rowStep
+//           are multiples of 4 and colStep is 1, one vec4 load (4 columns of one lane, transposed
+//           in registers) and one vec4 store.
 //           Every position of out is written.
 // gather:   B[k, col] = src[map(k) + col·colStride] for k < rows and col < cols, else 0, over a
 //           [rowsPadded, cols8] row-major array (cols8 a multiple of 8, so whole vec4 are written
@@ -42,12 +45,13 @@ const mapFields: UniformField[] = [
 
 /**
  * Quad-layout copy. Bindings: src, out (vec4). Uniforms: rows (= outer·inner·hp), inner, h, w, hp,
- * wp, top, left, sa, sb, sl, limA, limB. With `vec4Source` (needs w a multiple of 4, so source
- * rows start on vec4 boundaries) each lane plane is read 4 columns at a time and the 4×4 block is
- * transposed in registers: one vec4 load instead of 4 scalar loads per output vec4.
+ * wp, top, left, sa, sb, sl, limA, limB, planeSize, rowStep, colStep. With `vec4Source` (needs w,
+ * planeSize and rowStep multiples of 4 and colStep 1, so source rows start on vec4 boundaries)
+ * each lane plane is read 4 columns at a time and the 4×4 block is transposed in registers: one
+ * vec4 load instead of 4 scalar loads per output vec4.
  */
 export function quadLayoutKernel(vec4Source = false): KernelSpec {
-  const uniforms = u32Fields('rows', 'inner', 'h', 'w', 'hp', 'wp', 'top', 'left', 'sa', 'sb', 'sl', 'limA', 'limB');
+  const uniforms = u32Fields('rows', 'inner', 'h', 'w', 'hp', 'wp', 'top', 'left', 'sa', 'sb', 'sl', 'limA', 'limB', 'planeSize', 'rowStep', 'colStep');
   const bindings = [
     { name: 'src', access: 'read' as const, type: vec4Source ? 'array<vec4<f32>>' : 'array<f32>' },
     { name: 'out', access: 'read_write' as const, type: 'array<vec4<f32>>' },
@@ -56,8 +60,9 @@ export function quadLayoutKernel(vec4Source = false): KernelSpec {
     for (var x = 0u; x < wp; x++) {
       let sx = x - left;
       let inside = sx < w;
-      out[dst + x] = vec4<f32>(lane(inside && ok.x, base.x + sx), lane(inside && ok.y, base.y + sx),
-                               lane(inside && ok.z, base.z + sx), lane(inside && ok.w, base.w + sx));
+      let at = sx * p.colStep;
+      out[dst + x] = vec4<f32>(lane(inside && ok.x, base.x + at), lane(inside && ok.y, base.y + at),
+                               lane(inside && ok.z, base.z + at), lane(inside && ok.w, base.w + at));
     }`;
   const vec4Body = /* wgsl */ `
     for (var x = 0u; x < left; x++) { out[dst + x] = vec4<f32>(0.0); }
@@ -93,7 +98,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let first = a * p.sa + b * p.sb;
     let l4 = vec4<u32>(0u, 1u, 2u, 3u);
     let ok = vec4<bool>(sy < p.h) & (vec4<u32>(a * 4u) + l4 < vec4<u32>(p.limA)) & (vec4<u32>(b * 4u) + l4 < vec4<u32>(p.limB));
-    let base = ((vec4<u32>(first) + l4 * p.sl) * p.h + vec4<u32>(sy)) * w;
+    let base = (vec4<u32>(first) + l4 * p.sl) * p.planeSize + vec4<u32>(sy * p.rowStep);
     if (!any(ok)) {
       for (var x = 0u; x < wp; x++) { out[dst + x] = vec4<f32>(0.0); }
       continue;

@@ -1,7 +1,9 @@
 // conv2d: every distinct convolution of ResNet-18 at batch 32, for the cifar stem (32×32 input,
 // conv1 3×3/1, no max-pool) and the imagenet stem (64×64 input, conv1 7×7/2 pad 3, then a 3×3/2
 // max-pool), each timed as forward, dX (conv2dBackwardInput) and dW (conv2dBackwardWeight), with
-// GFLOP/s = 2·N·O·Ho·Wo·C·kh·kw / time for all three. `compare` adds tfjs-webgpu's forward
+// GFLOP/s = 2·N·O·Ho·Wo·C·kh·kw / time for all three (the direct convolution's count, also for
+// the 3×3 stride-1 passes that run Winograd's algorithm with fewer multiplies: effective
+// GFLOP/s). `compare` adds tfjs-webgpu's forward
 // (tf.conv2d on NHWC inputs prepared once). One case per stem runs all the convolutions of one
 // ResNet-18 forward + backward (dX skipped for conv1, whose input needs no gradient), so its time
 // is the conv share of a training step. --quick times the forward passes only.

@@ -130,7 +130,8 @@ function mapUniforms(m: IndexMap) {
 function quadLayout(ctx: GpuContext, src: BufferRange, plan: QuadPlan): Storage {
   const out = Storage.alloc(ctx, plan.outer * plan.inner * plan.hp * plan.wp * 4);
   const { outer, ...dims } = plan;
-  ctx.run(quadsK(plan.w % 4 === 0), [src, out.range], { rows: outer * plan.inner * plan.hp, ...dims });
+  const vec4Rows = plan.colStep === 1 && [plan.w, plan.rowStep, plan.planeSize].every((v) => v % 4 === 0);
+  ctx.run(quadsK(vec4Rows), [src, out.range], { rows: outer * plan.inner * plan.hp, ...dims });
   return out;
 }
 
