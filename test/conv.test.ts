@@ -117,6 +117,8 @@ const SWEEP: Case[] = [
   { x: [3, 2, 5, 5], w: [7, 2, 5, 5] },
   { x: [1, 3, 10, 10], w: [4, 3, 4, 4], stride: 3, padding: 2 },
   { x: [2, 16, 9, 9], w: [8, 16, 1, 1], stride: 2, bias: false },
+  { x: [3, 5, 7, 12], w: [6, 5, 1, 1], stride: [2, 3] }, // 1×1 strided: the subsampled quad copy
+  { x: [2, 4, 8, 8], w: [5, 4, 1, 1], stride: [1, 2], padding: [1, 0] }, // padded: whole planes
   { x: [1, 2, 4, 4], w: [3, 2, 3, 3], stride: 2, padding: 3 },
   { x: [1, 1, 8, 8], w: [1, 1, 3, 3], stride: 2 },
   { x: [1, 64, 6, 6], w: [32, 64, 3, 3], padding: 1 },
