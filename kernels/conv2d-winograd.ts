@@ -32,6 +32,15 @@ const TRANSFORMS: Record<WinogradTile, WinogradMatrices> = {
   4: toomCook(4, 3, WINOGRAD_POINTS[4]),
 };
 
+/**
+ * dW by F(3×3, m×m): each m×m tile of dY acts as the filter over the α×α patch of x it saw, and the
+ * 3×3 result summed over tiles and images is dW (the same α, the roles of the 3 and the m swapped).
+ */
+const GRAD_TRANSFORMS: Record<WinogradTile, WinogradMatrices> = {
+  2: toomCook(3, 2, WINOGRAD_POINTS[2]),
+  4: toomCook(3, 4, WINOGRAD_POINTS[4]),
+};
+
 /** Input patch side α of tile size m. */
 export const patchSize = (m: WinogradTile) => m + 2;
 
@@ -114,9 +123,12 @@ ${range(a)
   };
 }
 
-/** Input transform V = Bᵀ d B. Bindings: src, V. Uniforms: k, h, w, tilesX, tilesPer, top, left, total (= T·K), is, ps. */
-export function winogradInputKernel(m: WinogradTile): KernelSpec {
-  const { BT } = TRANSFORMS[m];
+/**
+ * Input transform V = Bᵀ d B (Bᵀ of F(m, 3), or of F(3, m) for dW). Bindings: src, V. Uniforms: k,
+ * h, w, tilesX, tilesPer, top, left, total (= T·K), is, ps.
+ */
+export function winogradInputKernel(m: WinogradTile, purpose: 'conv' | 'weightGrad' = 'conv'): KernelSpec {
+  const { BT } = (purpose === 'conv' ? TRANSFORMS : GRAD_TRANSFORMS)[m];
   const a = patchSize(m);
   const uniforms = u32Fields('k', 'h', 'w', 'tilesX', 'tilesPer', 'top', 'left', 'total', 'is', 'ps');
   const bindings = [
@@ -163,7 +175,7 @@ ${range(a)
   }
 }`;
   return {
-    key: `conv2d.winograd.input:${m}`,
+    key: `conv2d.winograd.input:${m}:${purpose}`,
     name: 'conv2d.winograd.input',
     code,
     bindings: bindings.map((b) => b.access),
@@ -225,6 +237,107 @@ ${range(m)
   return {
     key: `conv2d.winograd.output:${m}:${bias ? 'bias' : 'nobias'}`,
     name: 'conv2d.winograd.output',
+    code,
+    bindings: bindings.map((b) => b.access),
+    uniforms,
+    dispatch: (u) => gridStride(Number(u.total), WG, MAX_GROUPS),
+  };
+}
+
+/**
+ * dW's transform of the dY tiles: Y = G D Gᵀ with G of F(3, m) and D the m×m tile of dY plane
+ * (img, n) at (m·ty, m·tx), zero past ho×wo; Y[t·is + ξ·ps + n]. Bindings: dy, Y. Uniforms: n, ho,
+ * wo, tilesX, tilesPer, total (= T·N), is, ps.
+ */
+export function winogradGradTileKernel(m: WinogradTile): KernelSpec {
+  const { G } = GRAD_TRANSFORMS[m];
+  const a = patchSize(m);
+  const uniforms = u32Fields('n', 'ho', 'wo', 'tilesX', 'tilesPer', 'total', 'is', 'ps');
+  const bindings = [
+    { name: 'dy', access: 'read' as const },
+    { name: 'Y', access: 'read_write' as const },
+  ];
+  const d = range(m).map((i) => range(m).map((j) => `d${i}_${j}`));
+  const code = /* wgsl */ `
+${paramsStruct(uniforms)}
+${bindingDecls(bindings, true)}
+fn at(i: u32, ok: bool) -> f32 {
+  return select(0.0, dy[select(0u, i, ok)], ok);
+}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let stride = groups.x * ${WG}u;
+  for (var idx = gid.x; idx < p.total; idx += stride) {
+    let t = idx / p.n;
+    let n = idx - t * p.n;
+    let img = t / p.tilesPer;
+    let r = t - img * p.tilesPer;
+    let ty = r / p.tilesX;
+    let tx = r - ty * p.tilesX;
+    let oy = ${m}u * ty;
+    let ox = ${m}u * tx;
+    let corner = (img * p.n + n) * p.ho * p.wo + oy * p.wo + ox;
+    let o = t * p.is + n;
+${range(m)
+  .flatMap((i) => range(m).map((j) => `    let d${i}_${j} = at(corner + ${i}u * p.wo + ${j}u, oy + ${i}u < p.ho && ox + ${j}u < p.wo);`))
+  .join('\n')}
+${sandwich(G, d, G, 'v', 's')
+  .map((l) => `    ${l}`)
+  .join('\n')}
+${range(a)
+  .flatMap((i) => range(a).map((j) => `    Y[o + ${a * i + j}u * p.ps] = v${i}_${j};`))
+  .join('\n')}
+  }
+}`;
+  return {
+    key: `conv2d.winograd.gradTile:${m}`,
+    name: 'conv2d.winograd.gradTile',
+    code,
+    bindings: bindings.map((b) => b.access),
+    uniforms,
+    dispatch: (u) => gridStride(Number(u.total), WG, MAX_GROUPS),
+  };
+}
+
+/**
+ * dW from the α² GEMM results: dW[n, k, i, j] = (Aᵀ M A)[i][j] with Aᵀ of F(3, m) and
+ * M[ξ] = M[k·is + ξ·ps + n] (k the input channel, n the output channel), dW [N, K, 3, 3].
+ * Bindings: M, dw. Uniforms: n, k, total (= K·N), is, ps.
+ */
+export function winogradFilterGradKernel(m: WinogradTile): KernelSpec {
+  const { AT } = GRAD_TRANSFORMS[m];
+  const a = patchSize(m);
+  const uniforms = u32Fields('n', 'k', 'total', 'is', 'ps');
+  const bindings = [
+    { name: 'M', access: 'read' as const },
+    { name: 'dw', access: 'read_write' as const },
+  ];
+  const mm = range(a).map((i) => range(a).map((j) => `m${i}_${j}`));
+  const code = /* wgsl */ `
+${paramsStruct(uniforms)}
+${bindingDecls(bindings, true)}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let stride = groups.x * ${WG}u;
+  for (var idx = gid.x; idx < p.total; idx += stride) {
+    let k = idx / p.n;
+    let n = idx - k * p.n;
+    let o = k * p.is + n;
+${range(a)
+  .flatMap((i) => range(a).map((j) => `    let m${i}_${j} = M[o + ${a * i + j}u * p.ps];`))
+  .join('\n')}
+${sandwich(AT, mm, AT, 'y', 'e')
+  .map((l) => `    ${l}`)
+  .join('\n')}
+    let w = (n * p.k + k) * 9u;
+${range(3)
+  .flatMap((i) => range(3).map((j) => `    dw[w + ${3 * i + j}u] = y${i}_${j};`))
+  .join('\n')}
+  }
+}`;
+  return {
+    key: `conv2d.winograd.filterGrad:${m}`,
+    name: 'conv2d.winograd.filterGrad',
     code,
     bindings: bindings.map((b) => b.access),
     uniforms,

@@ -25,11 +25,17 @@ import { bothPaths, ctx, onPath, pathName } from './helpers/gpu';
 // with L the reduction length of that result: C·kh·kw for the forward, O·kh·kw for dX,
 // N·Ho·Wo for dW and db. Backward through finite differences (float64, tiny shapes): rtol 1e-4,
 // atol 1e-5.
-function tolerance(length: number, expected: Float64Array): Tolerance {
+// Winograd's transforms add rounding errors that do not shrink with L: with 4×4 tiles the largest
+// errors measured on ResNet-18 shapes were 1.6e-5·rms (forward, dX, L = 576) and 1.0e-5·rms (dW
+// of 4×4 planes at batch 2, L = 32), 2-8× the implicit GEMM's. Passes on the Winograd path get
+// atol 3e-5·rms where that is more than the above.
+const WINOGRAD_ATOL = 3e-5;
+function tolerance(length: number, expected: Float64Array, winograd = false): Tolerance {
   let sq = 0;
   for (const v of expected) sq += v * v;
   const rms = Math.sqrt(sq / Math.max(1, expected.length));
-  return { rtol: 1e-4, atol: 1e-6 * Math.sqrt(length) * Math.max(rms, 1e-3) };
+  const scale = Math.max(1e-6 * Math.sqrt(length), winograd ? WINOGRAD_ATOL : 0);
+  return { rtol: 1e-4, atol: scale * Math.max(rms, 1e-3) };
 }
 
 interface Case {
@@ -66,7 +72,8 @@ async function checkAgainstReference(c: Case): Promise<void> {
   const pixels = n * ho * wo;
   await bothPaths(async (sg) => {
     const before = liveTensorCount();
-    const name = `${label(c)} [${pathName(sg)}]`;
+    const winograd = conv2dAlgorithm(ctx, c.x, c.w, options).algorithm === 'winograd';
+    const name = `${label(c)} [${pathName(sg)}${winograd ? ', Winograd' : ''}]`;
     const x = fromArray(xs, c.x, { requiresGrad: true });
     const w = fromArray(ws, c.w, { requiresGrad: true });
     const b = bs ? fromArray(bs, [o], { requiresGrad: true }) : null;
@@ -75,12 +82,12 @@ async function checkAgainstReference(c: Case): Promise<void> {
       const y = conv2d(x, w, b, options);
       tensors.push(y);
       if (y.shape.join() !== expected.shape.join()) throw new Error(`${name}: output [${y.shape}], expected [${expected.shape}]`);
-      assertClose(await y.toArray(), expected.data, tolerance(fan, expected.data), `${name} forward`);
+      assertClose(await y.toArray(), expected.data, tolerance(fan, expected.data, winograd), `${name} forward`);
       const gy = fromArray(gys, y.shape);
       tensors.push(gy);
       y.backward(gy);
-      assertClose(await x.grad!.toArray(), grads.dx.data, tolerance(o * kh * kw, grads.dx.data), `${name} dX`);
-      assertClose(await w.grad!.toArray(), grads.dw.data, tolerance(pixels, grads.dw.data), `${name} dW`);
+      assertClose(await x.grad!.toArray(), grads.dx.data, tolerance(o * kh * kw, grads.dx.data, winograd), `${name} dX`);
+      assertClose(await w.grad!.toArray(), grads.dw.data, tolerance(pixels, grads.dw.data, winograd), `${name} dW`);
       if (b) assertClose(await b.grad!.toArray(), grads.db.data, tolerance(pixels, grads.db.data), `${name} db`);
     } finally {
       tensors.forEach((t) => t.dispose());
@@ -192,7 +199,7 @@ const WINOGRAD_SWEEP: Case[] = [
   { x: [1, 6, 17, 3], w: [33, 6, 3, 3], padding: 1 },
 ];
 
-test('Winograd F(2×2, 3×3) and F(4×4, 3×3): forward, dX, dW vs the reference on odd shapes', async () => {
+test('Winograd with 2×2 and 4×4 tiles (F(m×m, 3×3) for forward and dX, F(3×3, m×m) for dW) vs the reference on odd shapes', async () => {
   for (const tile of [2, 4] as const) {
     await withWinograd({ minChannels: 1, tile }, async () => {
       for (const c of WINOGRAD_SWEEP) {

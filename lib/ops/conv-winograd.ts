@@ -1,11 +1,20 @@
 // The Winograd path of conv2d (kernels/conv2d-winograd.ts): 3×3 stride-1 convolutions with
-// enough channels run their forward pass and dX (a 3×3 stride-1 convolution of dY with the
-// flipped, transposed filters and padding 2 − p) as filter transform → input transform → α²
-// batched GEMMs → output transform, with 2×2 or 4×4 output tiles: 4/9 or 1/4 of the direct
-// convolution's multiplies. dW stays on the implicit GEMM. Measured on lavapipe (2 cores) at
-// ResNet-18 shapes, batch 32: see bench/RESULTS.md.
+// enough channels run all three passes on Winograd's algorithm with 2×2 or 4×4 tiles. The forward
+// pass and dX (a 3×3 stride-1 convolution of dY with the flipped, transposed filters and padding
+// 2 − p) are F(m×m, 3×3): filter transform → input transform → α² batched GEMMs → output
+// transform. dW is F(3×3, m×m): dY's tiles act as filters over x's patches, and the GEMMs reduce
+// over all tiles. With 4×4 tiles each pass does 1/4 of the direct convolution's multiplies.
+// Measured on lavapipe (2 cores) at ResNet-18 shapes, batch 32: see bench/RESULTS.md.
 import type { ConvGeometry } from '../../kernels/conv2d-geometry';
-import { patchSize, winogradFilterKernel, winogradInputKernel, winogradOutputKernel, type WinogradTile } from '../../kernels/conv2d-winograd';
+import {
+  patchSize,
+  winogradFilterGradKernel,
+  winogradFilterKernel,
+  winogradGradTileKernel,
+  winogradInputKernel,
+  winogradOutputKernel,
+  type WinogradTile,
+} from '../../kernels/conv2d-winograd';
 import type { BufferRange, GpuContext } from '../runtime/context';
 import { Storage } from '../storage';
 import { gemm } from './matmul';
@@ -14,6 +23,8 @@ import { memoKernel } from './util';
 const filterK = memoKernel(winogradFilterKernel);
 const inputK = memoKernel(winogradInputKernel);
 const outputK = memoKernel(winogradOutputKernel);
+const gradTileK = memoKernel(winogradGradTileKernel);
+const filterGradK = memoKernel(winogradFilterGradKernel);
 
 /**
  * When conv2d takes the Winograd path. `minChannels`: both channel counts at least this (measured
@@ -69,12 +80,12 @@ export function winogradTile(g: ConvGeometry): WinogradTile {
   return work(4) < work(2) ? 4 : 2;
 }
 
-/** Whether ctx runs convolution g (forward and dX) on the Winograd path. */
+/** Whether ctx runs convolution g (forward, dX and dW) on the Winograd path. */
 export function winogradApplies(ctx: GpuContext, g: ConvGeometry): boolean {
   if (!winogradSettings.enabled || !ctx.subgroupSize) return false;
   if (g.kh !== 3 || g.kw !== 3 || g.sh !== 1 || g.sw !== 1 || g.ph > 2 || g.pw > 2) return false;
   if (Math.min(g.c, g.o) < winogradSettings.minChannels) return false;
-  // V and M (α² floats per tile and channel) must each fit one storage binding, in both passes.
+  // V, Y and M (α² floats per tile and channel) must each fit one storage binding, in every pass.
   const m = winogradTile(g);
   const tiles = g.n * Math.max(tilesOf(forwardWinograd(g), m), tilesOf(inputGradWinograd(g), m));
   return patchSize(m) ** 2 * tiles * Math.max(g.c, g.o) * 4 <= ctx.limits.maxStorageBufferBindingSize;
@@ -118,6 +129,41 @@ export function runWinograd(
   } finally {
     u.release();
     v.release();
+    mm.release();
+  }
+}
+
+/**
+ * dW of the 3×3 stride-1 convolution g by F(3×3, m×m): V (x's α×α patches under the m×m tiles of
+ * dY) and Y (the transformed dY tiles), then per position ξ the GEMM Mξ (C×O) = Vξᵀ (C×T) · Yξ
+ * (T×O), a reduction over all tiles of all images, and the 3×3 output transform into dw [O, C, 3, 3].
+ */
+export function runWinogradWeightGrad(ctx: GpuContext, g: ConvGeometry, m: WinogradTile, x: BufferRange, dy: BufferRange, dw: BufferRange): void {
+  const tilesX = Math.ceil(g.wo / m);
+  const tilesPer = tilesX * Math.ceil(g.ho / m);
+  const T = g.n * tilesPer;
+  const positions = patchSize(m) ** 2;
+  const { c: C, o: O } = g;
+  const v = Storage.alloc(ctx, positions * T * C);
+  const y = Storage.alloc(ctx, positions * T * O);
+  const mm = Storage.alloc(ctx, positions * C * O);
+  try {
+    // V [α², T, C] and Y [α², T, O] blocked (the GEMM's operands), M [C, α², O] interleaved (as U).
+    const V = { is: C, ps: T * C };
+    const Y = { is: O, ps: T * O };
+    const M = { is: positions * O, ps: O };
+    ctx.run(inputK(m, 'weightGrad'), [x, v.range], { k: C, h: g.h, w: g.w, tilesX, tilesPer, top: g.ph, left: g.pw, total: T * C, ...V });
+    ctx.run(gradTileK(m), [dy, y.range], { n: O, ho: g.ho, wo: g.wo, tilesX, tilesPer, total: T * O, ...Y });
+    gemm(ctx, v.range, y.range, mm.range, {
+      batch: positions, M: C, N: O, K: T,
+      lda: V.is, strideA: V.ps,
+      ldb: Y.is, strideB: Y.ps,
+      ldc: M.is, strideC: M.ps,
+    }, { transA: true });
+    ctx.run(filterGradK(m), [mm.range, dw], { n: O, k: C, total: C * O, ...M });
+  } finally {
+    v.release();
+    y.release();
     mm.release();
   }
 }

@@ -3,7 +3,7 @@
 // input or of dY, an offset table, the B operand gathered from the weight or from dY), runs one
 // GEMM, and frees the temporaries (safe: the pool hands a buffer out again only for commands
 // recorded later). 1×1 convolutions take the same path: with one tap the implicit GEMM is a plain
-// batched GEMM. 3×3 stride-1 convolutions with enough channels run their forward pass and dX on
+// batched GEMM. 3×3 stride-1 convolutions with enough channels run all three passes on
 // Winograd's algorithm instead (conv-winograd.ts; `conv2dAlgorithm` says which path a shape takes).
 import { igemmSubgroupKernel, MAX_GRID, subgroupTile, type IgemmTile } from '../../kernels/conv2d';
 import { fallbackTile, igemmFallbackKernel } from '../../kernels/conv2d-fallback';
@@ -25,7 +25,7 @@ import { record } from '../autograd';
 import type { BufferRange, GpuContext } from '../runtime/context';
 import { Storage } from '../storage';
 import { emptyTensor, type Tensor } from '../tensor';
-import { forwardWinograd, inputGradWinograd, runWinograd, winogradApplies, winogradTile } from './conv-winograd';
+import { forwardWinograd, inputGradWinograd, runWinograd, runWinogradWeightGrad, winogradApplies, winogradTile } from './conv-winograd';
 import { reduceKeepdim } from './reduce';
 import { checkInputs, fmt, memoKernel, rangeOf } from './util';
 
@@ -260,6 +260,11 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, wShape: readonly num
   const ctx = checkInputs(op, dy, x);
   const g = checkConv(op, x.shape, wShape, resolveConvOptions(op, options));
   checkOutputGrad(op, dy, g);
+  if (algorithmFor(ctx, g) === 'winograd') {
+    const dw = emptyTensor(ctx, wShape);
+    runWinogradWeightGrad(ctx, g, winogradTile(g), rangeOf(x), rangeOf(dy), rangeOf(dw));
+    return dw;
+  }
   const { layout, pass } = weightGradPlan(g);
   const split = weightGradSplit(igemmFor(ctx, pass.gemm.cols, false).tile, pass.gemm.quads, pass.gemm.cols, pass.gemm.k);
   if (split.splits === 1) {
@@ -341,7 +346,7 @@ export function conv2dOutputShape(xShape: readonly number[], wShape: readonly nu
   return [g.n, g.o, g.ho, g.wo];
 }
 
-/** How conv2d's forward pass and dX run: Winograd (3×3 stride 1, see conv-winograd.ts) or the implicit GEMM. */
+/** How conv2d's passes run: Winograd (3×3 stride 1, see conv-winograd.ts) or the implicit GEMM. */
 export type ConvAlgorithm = 'winograd' | 'implicit-gemm';
 
 function algorithmFor(ctx: GpuContext, g: ConvGeometry): ConvAlgorithm {
@@ -349,8 +354,8 @@ function algorithmFor(ctx: GpuContext, g: ConvGeometry): ConvAlgorithm {
 }
 
 /**
- * The algorithm of conv2d's forward pass and dX for these shapes on ctx, with its Winograd tile
- * size (exposed for tests and benchmarks; dW always runs the implicit GEMM).
+ * The algorithm of conv2d's forward pass, dX and dW for these shapes on ctx, with its Winograd
+ * tile size (exposed for tests and benchmarks).
  */
 export function conv2dAlgorithm(
   ctx: GpuContext,
