@@ -1,8 +1,8 @@
-// npm run bench -- <suite> [--json] [--repeats N] [--warmup N]
+// npm run bench -- <suite> [--json] [--repeats N] [--warmup N] [--quick] [--no-winograd]
 // npm run bench -- compare <suite> [--json]       (adds TensorFlow.js's WebGPU backend, same run)
 // Suites live in bench/suites/; each exports `cases(options)` returning BenchCase[].
 import { parseArgs } from 'node:util';
-import { initNode, shutdown } from '../lib/node';
+import { initNode, shutdown, winogradSettings } from '../lib/node';
 import { adapterName, printTable, row, timeOurs, type BenchCase, type BenchRow, type TfModule } from './harness';
 import { loadTfjs, shutdownTfjs, tfjsAdapter, timeTfjs } from './tfjs';
 import { timeTorch, torchAvailable, type TorchTiming } from './torch';
@@ -28,6 +28,7 @@ const { values, positionals } = parseArgs({
     repeats: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '2' },
     quick: { type: 'boolean', default: false },
+    'no-winograd': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -37,7 +38,8 @@ const USAGE = `usage: npm run bench -- [compare] <${Object.keys(SUITES).join('|'
   --json         one JSON object a line instead of a table
   --repeats N    timed repeats, the median is reported (default 5)
   --warmup N     untimed runs first (default 2)
-  --quick        the smaller shapes of each suite`;
+  --quick        the smaller shapes of each suite
+  --no-winograd  3×3 stride-1 convolutions on the implicit GEMM too (to compare the two)`;
 if (values.help) {
   console.log(USAGE);
   process.exit(0);
@@ -50,6 +52,7 @@ if (names.length === 0 || names.some((n) => !(n in SUITES))) {
   process.exit(2);
 }
 const timing = { warmup: Number(values.warmup), repeats: Number(values.repeats) };
+if (values['no-winograd']) winogradSettings.enabled = false;
 
 const ctx = await initNode();
 const adapter = adapterName(ctx);

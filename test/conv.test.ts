@@ -72,8 +72,9 @@ async function checkAgainstReference(c: Case): Promise<void> {
   const pixels = n * ho * wo;
   await bothPaths(async (sg) => {
     const before = liveTensorCount();
-    const winograd = conv2dAlgorithm(ctx, c.x, c.w, options).algorithm === 'winograd';
-    const name = `${label(c)} [${pathName(sg)}${winograd ? ', Winograd' : ''}]`;
+    const onWinograd = (pass: 'forward' | 'inputGrad' | 'weightGrad') => conv2dAlgorithm(ctx, c.x, c.w, options, pass).algorithm === 'winograd';
+    const [wf, wx, ww] = [onWinograd('forward'), onWinograd('inputGrad'), onWinograd('weightGrad')];
+    const name = `${label(c)} [${pathName(sg)}${wf || ww ? `, Winograd${ww ? '' : ' (not dW)'}` : ''}]`;
     const x = fromArray(xs, c.x, { requiresGrad: true });
     const w = fromArray(ws, c.w, { requiresGrad: true });
     const b = bs ? fromArray(bs, [o], { requiresGrad: true }) : null;
@@ -82,12 +83,12 @@ async function checkAgainstReference(c: Case): Promise<void> {
       const y = conv2d(x, w, b, options);
       tensors.push(y);
       if (y.shape.join() !== expected.shape.join()) throw new Error(`${name}: output [${y.shape}], expected [${expected.shape}]`);
-      assertClose(await y.toArray(), expected.data, tolerance(fan, expected.data, winograd), `${name} forward`);
+      assertClose(await y.toArray(), expected.data, tolerance(fan, expected.data, wf), `${name} forward`);
       const gy = fromArray(gys, y.shape);
       tensors.push(gy);
       y.backward(gy);
-      assertClose(await x.grad!.toArray(), grads.dx.data, tolerance(o * kh * kw, grads.dx.data, winograd), `${name} dX`);
-      assertClose(await w.grad!.toArray(), grads.dw.data, tolerance(pixels, grads.dw.data, winograd), `${name} dW`);
+      assertClose(await x.grad!.toArray(), grads.dx.data, tolerance(o * kh * kw, grads.dx.data, wx), `${name} dX`);
+      assertClose(await w.grad!.toArray(), grads.dw.data, tolerance(pixels, grads.dw.data, ww), `${name} dW`);
       if (b) assertClose(await b.grad!.toArray(), grads.db.data, tolerance(pixels, grads.db.data), `${name} db`);
     } finally {
       tensors.forEach((t) => t.dispose());
@@ -242,7 +243,11 @@ test('conv2d picks Winograd for 3×3 stride-1 convolutions with enough channels,
   await onPath(true, async () => {
     expect('64 channels, 32×32', pick([32, 64, 32, 32], [64, 64, 3, 3]), { algorithm: 'winograd', tile: 4 });
     expect('512 channels, 4×4', pick([32, 512, 4, 4], [512, 512, 3, 3]), { algorithm: 'winograd', tile: 4 });
-    expect('512 channels, 2×2 (a 4×4 tile would be 3/4 padding)', pick([32, 512, 2, 2], [512, 512, 3, 3]), { algorithm: 'winograd', tile: 2 });
+    expect('512 channels, 2×2 (3/4 of a 4×4 tile would be padding)', pick([32, 512, 2, 2], [512, 512, 3, 3]), { algorithm: 'implicit-gemm' });
+    const dw = (n: number) => conv2dAlgorithm(ctx, [n, 512, 4, 4], [512, 512, 3, 3], { padding: 1 }, 'weightGrad');
+    expect('dW over 32 tiles', dw(32), { algorithm: 'winograd', tile: 4 });
+    expect('dW over 16 tiles (too short a reduction)', dw(16), { algorithm: 'implicit-gemm' });
+    expect('dX over 16 tiles', conv2dAlgorithm(ctx, [16, 512, 4, 4], [512, 512, 3, 3], { padding: 1 }, 'inputGrad'), { algorithm: 'winograd', tile: 4 });
     expect('16 channels', pick([32, 16, 32, 32], [16, 16, 3, 3]), { algorithm: 'implicit-gemm' });
     expect('3 input channels', pick([32, 3, 32, 32], [64, 3, 3, 3]), { algorithm: 'implicit-gemm' });
     expect('stride 2', pick([32, 64, 32, 32], [128, 64, 3, 3], { stride: 2, padding: 1 }), { algorithm: 'implicit-gemm' });

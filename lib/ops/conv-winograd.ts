@@ -29,8 +29,9 @@ const filterGradK = memoKernel(winogradFilterGradKernel);
 /**
  * When conv2d takes the Winograd path. `minChannels`: both channel counts at least this (measured
  * at batch 32 on 32×32 planes: 32 channels 1.45× faster than the implicit GEMM, 16 channels 1.5×
- * slower: the GEMMs are too thin to pay for the transforms). `tile`: 2, 4, or chosen per shape.
- * Tests lower minChannels, pin the tile, or switch the path off to cover the implicit GEMM.
+ * slower: the GEMMs are too thin to pay for the transforms). `tile`: 'auto' (4×4 tiles where they
+ * measured faster, see winogradApplies), or 2 or 4 on every eligible shape. Tests lower
+ * minChannels, pin the tile, or switch the path off to cover the implicit GEMM.
  */
 export const winogradSettings: { enabled: boolean; minChannels: number; tile: WinogradTile | 'auto' } = { enabled: true, minChannels: 32, tile: 'auto' };
 
@@ -69,25 +70,33 @@ export function inputGradWinograd(g: ConvGeometry): WinogradConv {
 
 const tilesOf = (wc: WinogradConv, m: number) => Math.ceil(wc.ho / m) * Math.ceil(wc.wo / m);
 
-/**
- * The tile size for g: the one with fewer GEMM rows in all (α² positions × tiles), 2×2 on a tie.
- * 4×4 tiles measured faster on every ResNet-18 plane from 4×4 to 32×32 outputs; on 2×2 planes
- * three quarters of a 4×4 tile would be padding.
- */
-export function winogradTile(g: ConvGeometry): WinogradTile {
-  if (winogradSettings.tile !== 'auto') return winogradSettings.tile;
-  const work = (m: WinogradTile) => patchSize(m) ** 2 * Math.ceil(g.ho / m) * Math.ceil(g.wo / m);
-  return work(4) < work(2) ? 4 : 2;
+/** The three passes of a convolution. */
+export type ConvPassName = 'forward' | 'inputGrad' | 'weightGrad';
+
+/** The tile size: 4×4 output tiles unless the settings pin one. */
+export function winogradTile(): WinogradTile {
+  return winogradSettings.tile === 'auto' ? 4 : winogradSettings.tile;
 }
 
-/** Whether ctx runs convolution g (forward, dX and dW) on the Winograd path. */
-export function winogradApplies(ctx: GpuContext, g: ConvGeometry): boolean {
+/**
+ * Whether ctx runs `pass` of convolution g on the Winograd path. With the tile size left to
+ * 'auto', where it measured faster than the implicit GEMM (same-process A/B on lavapipe, ResNet-18
+ * shapes): output planes of at least 4×4 (forward and dX 1.1–1.7× faster from 4×4 to 16×16 and
+ * a tie at 32×32; on 2×2 planes 0.6–1.0×), and for dW at least 32 tiles in all (the GEMM reduces
+ * over the tiles: 4×4 planes at batch 16 took 0.85×, at batch 32 1.1–1.2×).
+ */
+export function winogradApplies(ctx: GpuContext, g: ConvGeometry, pass: ConvPassName = 'forward'): boolean {
   if (!winogradSettings.enabled || !ctx.subgroupSize) return false;
   if (g.kh !== 3 || g.kw !== 3 || g.sh !== 1 || g.sw !== 1 || g.ph > 2 || g.pw > 2) return false;
   if (Math.min(g.c, g.o) < winogradSettings.minChannels) return false;
+  const m = winogradTile();
+  const fwd = forwardWinograd(g);
+  if (winogradSettings.tile === 'auto') {
+    if (Math.min(g.ho, g.wo) < 4) return false;
+    if (pass === 'weightGrad' && g.n * tilesOf(fwd, m) < 32) return false;
+  }
   // V, Y and M (α² floats per tile and channel) must each fit one storage binding, in every pass.
-  const m = winogradTile(g);
-  const tiles = g.n * Math.max(tilesOf(forwardWinograd(g), m), tilesOf(inputGradWinograd(g), m));
+  const tiles = g.n * Math.max(tilesOf(fwd, m), tilesOf(inputGradWinograd(g), m));
   return patchSize(m) ** 2 * tiles * Math.max(g.c, g.o) * 4 <= ctx.limits.maxStorageBufferBindingSize;
 }
 

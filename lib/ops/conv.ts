@@ -25,7 +25,7 @@ import { record } from '../autograd';
 import type { BufferRange, GpuContext } from '../runtime/context';
 import { Storage } from '../storage';
 import { emptyTensor, type Tensor } from '../tensor';
-import { forwardWinograd, inputGradWinograd, runWinograd, runWinogradWeightGrad, winogradApplies, winogradTile } from './conv-winograd';
+import { forwardWinograd, inputGradWinograd, runWinograd, runWinogradWeightGrad, winogradApplies, winogradTile, type ConvPassName } from './conv-winograd';
 import { reduceKeepdim } from './reduce';
 import { checkInputs, fmt, memoKernel, rangeOf } from './util';
 
@@ -223,8 +223,8 @@ function withQuads<T>(ctx: GpuContext, x: Tensor, plan: QuadPlan, fn: (src: Buff
 
 function forwardRaw(ctx: GpuContext, g: ConvGeometry, x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
   const out = emptyTensor(ctx, [g.n, g.o, g.ho, g.wo]);
-  if (algorithmFor(ctx, g) === 'winograd') {
-    runWinograd(ctx, forwardWinograd(g), winogradTile(g), rangeOf(x), rangeOf(weight), rangeOf(out), bias ? rangeOf(bias) : null);
+  if (algorithmFor(ctx, g, 'forward') === 'winograd') {
+    runWinograd(ctx, forwardWinograd(g), winogradTile(), rangeOf(x), rangeOf(weight), rangeOf(out), bias ? rangeOf(bias) : null);
     return out;
   }
   const { layout, pass } = forwardPlan(g);
@@ -239,8 +239,8 @@ export function conv2dBackwardInput(dy: Tensor, weight: Tensor, xShape: readonly
   const g = checkConv(op, xShape, weight.shape, resolveConvOptions(op, options));
   checkOutputGrad(op, dy, g);
   const dx = emptyTensor(ctx, xShape);
-  if (algorithmFor(ctx, g) === 'winograd') {
-    runWinograd(ctx, inputGradWinograd(g), winogradTile(g), rangeOf(dy), rangeOf(weight), rangeOf(dx), null);
+  if (algorithmFor(ctx, g, 'inputGrad') === 'winograd') {
+    runWinograd(ctx, inputGradWinograd(g), winogradTile(), rangeOf(dy), rangeOf(weight), rangeOf(dx), null);
     return dx;
   }
   const plan = inputGradPlan(g);
@@ -260,9 +260,9 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, wShape: readonly num
   const ctx = checkInputs(op, dy, x);
   const g = checkConv(op, x.shape, wShape, resolveConvOptions(op, options));
   checkOutputGrad(op, dy, g);
-  if (algorithmFor(ctx, g) === 'winograd') {
+  if (algorithmFor(ctx, g, 'weightGrad') === 'winograd') {
     const dw = emptyTensor(ctx, wShape);
-    runWinogradWeightGrad(ctx, g, winogradTile(g), rangeOf(x), rangeOf(dy), rangeOf(dw));
+    runWinogradWeightGrad(ctx, g, winogradTile(), rangeOf(x), rangeOf(dy), rangeOf(dw));
     return dw;
   }
   const { layout, pass } = weightGradPlan(g);
@@ -349,23 +349,24 @@ export function conv2dOutputShape(xShape: readonly number[], wShape: readonly nu
 /** How conv2d's passes run: Winograd (3×3 stride 1, see conv-winograd.ts) or the implicit GEMM. */
 export type ConvAlgorithm = 'winograd' | 'implicit-gemm';
 
-function algorithmFor(ctx: GpuContext, g: ConvGeometry): ConvAlgorithm {
-  return winogradApplies(ctx, g) ? 'winograd' : 'implicit-gemm';
+function algorithmFor(ctx: GpuContext, g: ConvGeometry, pass: ConvPassName): ConvAlgorithm {
+  return winogradApplies(ctx, g, pass) ? 'winograd' : 'implicit-gemm';
 }
 
 /**
- * The algorithm of conv2d's forward pass, dX and dW for these shapes on ctx, with its Winograd
- * tile size (exposed for tests and benchmarks).
+ * The algorithm of one pass of conv2d (forward, dX or dW) for these shapes on ctx, with its
+ * Winograd tile size (exposed for tests and benchmarks).
  */
 export function conv2dAlgorithm(
   ctx: GpuContext,
   xShape: readonly number[],
   wShape: readonly number[],
   options: Conv2dOptions = {},
+  pass: ConvPassName = 'forward',
 ): { algorithm: ConvAlgorithm; tile?: number } {
   const g = checkConv('conv2d', xShape, wShape, resolveConvOptions('conv2d', options));
-  const algorithm = algorithmFor(ctx, g);
-  return algorithm === 'winograd' ? { algorithm, tile: winogradTile(g) } : { algorithm };
+  const algorithm = algorithmFor(ctx, g, pass);
+  return algorithm === 'winograd' ? { algorithm, tile: winogradTile() } : { algorithm };
 }
 
 /** How many slices conv2dBackwardWeight splits its reduction into on `ctx` (exposed for tests). */
