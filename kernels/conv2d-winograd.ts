@@ -74,114 +74,102 @@ function sandwich(L: number[][], X: string[][], R: number[][], out: string, tmp:
   return lines;
 }
 
+type Binding = { name: string; access: 'read' | 'read_write' };
+
+/**
+ * A kernel whose invocations walk idx < p.total in a grid-stride loop over at most MAX_GROUPS
+ * workgroups (few workgroups doing much work are fastest on lavapipe); `body` is the loop's body.
+ */
+function gridKernel(key: string, name: string, uniforms: UniformField[], bindings: Binding[], body: string[], helpers = ''): KernelSpec {
+  const code = /* wgsl */ `
+${paramsStruct(uniforms)}
+${bindingDecls(bindings, true)}
+${helpers}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let stride = groups.x * ${WG}u;
+  for (var idx = gid.x; idx < p.total; idx += stride) {
+${body.map((l) => `    ${l}`).join('\n')}
+  }
+}`;
+  return { key, name, code, bindings: bindings.map((b) => b.access), uniforms, dispatch: (u) => gridStride(Number(u.total), WG, MAX_GROUPS) };
+}
+
+/** Lines f(i, j) for i, j < n, row by row. */
+const square = (n: number, f: (i: number, j: number) => string) => range(n).flatMap((i) => range(n).map((j) => f(i, j)));
+
+/** Names `${prefix}i_j` of an n×n matrix. */
+const names = (prefix: string, n: number) => range(n).map((i) => range(n).map((j) => `${prefix}${i}_${j}`));
+
+/**
+ * idx = t·channels + ch → tile t, channel `ch`, and the tile's image and position (img, ty, tx),
+ * plus `o`, the tile's entry t·is + ch in the interleaved-or-blocked α² layout.
+ */
+const tileOf = (ch: string, channels: string) => [
+  `let t = idx / ${channels};`,
+  `let ${ch} = idx - t * ${channels};`,
+  'let img = t / p.tilesPer;',
+  'let r = t - img * p.tilesPer;',
+  'let ty = r / p.tilesX;',
+  'let tx = r - ty * p.tilesX;',
+  `let o = t * p.is + ${ch};`,
+];
+
+/** The guarded load used by the tile loads: 0 where !ok (no read out of range). */
+const guardedLoad = (array: string) => /* wgsl */ `fn at(i: u32, ok: bool) -> f32 {
+  return select(0.0, ${array}[select(0u, i, ok)], ok);
+}`;
+
 /** Filter transform U = G g Gᵀ. Bindings: W, U. Uniforms: n, total (= K·N), is, ps, sk, sn, sy, sx, base. */
 export function winogradFilterKernel(m: WinogradTile): KernelSpec {
   const { G } = TRANSFORMS[m];
   const a = patchSize(m);
   const uniforms: UniformField[] = [
     ...u32Fields('n', 'total', 'is', 'ps'),
-    { name: 'sk', type: 'i32' },
-    { name: 'sn', type: 'i32' },
-    { name: 'sy', type: 'i32' },
-    { name: 'sx', type: 'i32' },
-    { name: 'base', type: 'i32' },
+    ...['sk', 'sn', 'sy', 'sx', 'base'].map((name) => ({ name, type: 'i32' as const })),
   ];
-  const bindings = [
-    { name: 'W', access: 'read' as const },
-    { name: 'U', access: 'read_write' as const },
+  const body = [
+    'let k = idx / p.n;',
+    'let n = idx - k * p.n;',
+    'let b = p.base + i32(k) * p.sk + i32(n) * p.sn;',
+    'let o = k * p.is + n;',
+    ...square(3, (i, j) => `let g${i}_${j} = W[u32(b + ${i} * p.sy + ${j} * p.sx)];`),
+    ...sandwich(G, names('g', 3), G, 'u', 'q'),
+    ...square(a, (i, j) => `U[o + ${a * i + j}u * p.ps] = u${i}_${j};`),
   ];
-  const g = range(3).map((i) => range(3).map((j) => `g${i}_${j}`));
-  const code = /* wgsl */ `
-${paramsStruct(uniforms)}
-${bindingDecls(bindings, true)}
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let stride = groups.x * ${WG}u;
-  for (var idx = gid.x; idx < p.total; idx += stride) {
-    let k = idx / p.n;
-    let n = idx - k * p.n;
-    let b = p.base + i32(k) * p.sk + i32(n) * p.sn;
-    let o = k * p.is + n;
-${range(3)
-  .flatMap((i) => range(3).map((j) => `    let g${i}_${j} = W[u32(b + ${i} * p.sy + ${j} * p.sx)];`))
-  .join('\n')}
-${sandwich(G, g, G, 'u', 'q')
-  .map((l) => `    ${l}`)
-  .join('\n')}
-${range(a)
-  .flatMap((i) => range(a).map((j) => `    U[o + ${a * i + j}u * p.ps] = u${i}_${j};`))
-  .join('\n')}
-  }
-}`;
-  return {
-    key: `conv2d.winograd.filter:${m}`,
-    name: 'conv2d.winograd.filter',
-    code,
-    bindings: bindings.map((b) => b.access),
-    uniforms,
-    dispatch: (u) => gridStride(Number(u.total), WG, MAX_GROUPS),
-  };
+  const bindings: Binding[] = [
+    { name: 'W', access: 'read' },
+    { name: 'U', access: 'read_write' },
+  ];
+  return gridKernel(`conv2d.winograd.filter:${m}`, 'conv2d.winograd.filter', uniforms, bindings, body);
 }
 
 /**
- * Input transform V = Bᵀ d B (Bᵀ of F(m, 3), or of F(3, m) for dW). Bindings: src, V. Uniforms: k,
- * h, w, tilesX, tilesPer, top, left, total (= T·K), is, ps.
+ * Input transform V = Bᵀ d B (Bᵀ of F(m, 3), which is also that of F(3, m) for dW: the same
+ * points give the same Bᵀ). Bindings: src, V. Uniforms: k, h, w, tilesX, tilesPer, top, left,
+ * total (= T·K), is, ps.
  */
-export function winogradInputKernel(m: WinogradTile, purpose: 'conv' | 'weightGrad' = 'conv'): KernelSpec {
-  const { BT } = (purpose === 'conv' ? TRANSFORMS : GRAD_TRANSFORMS)[m];
+export function winogradInputKernel(m: WinogradTile): KernelSpec {
+  const { BT } = TRANSFORMS[m];
   const a = patchSize(m);
   const uniforms = u32Fields('k', 'h', 'w', 'tilesX', 'tilesPer', 'top', 'left', 'total', 'is', 'ps');
-  const bindings = [
-    { name: 'src', access: 'read' as const },
-    { name: 'V', access: 'read_write' as const },
-  ];
-  const d = range(a).map((i) => range(a).map((j) => `d${i}_${j}`));
-  const code = /* wgsl */ `
-${paramsStruct(uniforms)}
-${bindingDecls(bindings, true)}
-fn at(i: u32, ok: bool) -> f32 {
-  return select(0.0, src[select(0u, i, ok)], ok);
-}
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let stride = groups.x * ${WG}u;
-  for (var idx = gid.x; idx < p.total; idx += stride) {
-    let t = idx / p.k;
-    let c = idx - t * p.k;
-    let img = t / p.tilesPer;
-    let r = t - img * p.tilesPer;
-    let ty = r / p.tilesX;
-    let tx = r - ty * p.tilesX;
+  const body = [
+    ...tileOf('c', 'p.k'),
     // u32 arithmetic: rows and columns above or left of the plane wrap past h and w.
-    let ys = ${m}u * ty - p.top;
-    let xs = ${m}u * tx - p.left;
-    let plane = (img * p.k + c) * p.h * p.w;
-    let o = t * p.is + c;
-${range(a)
-  .map((j) => `    let x${j} = xs + ${j}u; let cx${j} = x${j} < p.w;`)
-  .join('\n')}
-${range(a)
-  .map((i) => `    let row${i} = plane + (ys + ${i}u) * p.w; let cy${i} = ys + ${i}u < p.h;`)
-  .join('\n')}
-${range(a)
-  .flatMap((i) => range(a).map((j) => `    let d${i}_${j} = at(row${i} + x${j}, cy${i} && cx${j});`))
-  .join('\n')}
-${sandwich(BT, d, BT, 'v', 's')
-  .map((l) => `    ${l}`)
-  .join('\n')}
-${range(a)
-  .flatMap((i) => range(a).map((j) => `    V[o + ${a * i + j}u * p.ps] = v${i}_${j};`))
-  .join('\n')}
-  }
-}`;
-  return {
-    key: `conv2d.winograd.input:${m}:${purpose}`,
-    name: 'conv2d.winograd.input',
-    code,
-    bindings: bindings.map((b) => b.access),
-    uniforms,
-    dispatch: (u) => gridStride(Number(u.total), WG, MAX_GROUPS),
-  };
+    `let ys = ${m}u * ty - p.top;`,
+    `let xs = ${m}u * tx - p.left;`,
+    'let plane = (img * p.k + c) * p.h * p.w;',
+    ...range(a).map((j) => `let x${j} = xs + ${j}u; let cx${j} = x${j} < p.w;`),
+    ...range(a).map((i) => `let row${i} = plane + (ys + ${i}u) * p.w; let cy${i} = ys + ${i}u < p.h;`),
+    ...square(a, (i, j) => `let d${i}_${j} = at(row${i} + x${j}, cy${i} && cx${j});`),
+    ...sandwich(BT, names('d', a), BT, 'v', 's'),
+    ...square(a, (i, j) => `V[o + ${a * i + j}u * p.ps] = v${i}_${j};`),
+  ];
+  const bindings: Binding[] = [
+    { name: 'src', access: 'read' },
+    { name: 'V', access: 'read_write' },
+  ];
+  return gridKernel(`conv2d.winograd.input:${m}`, 'conv2d.winograd.input', uniforms, bindings, body, guardedLoad('src'));
 }
 
 /**
@@ -192,56 +180,26 @@ export function winogradOutputKernel(m: WinogradTile, bias: boolean): KernelSpec
   const { AT } = TRANSFORMS[m];
   const a = patchSize(m);
   const uniforms = u32Fields('n', 'ho', 'wo', 'tilesX', 'tilesPer', 'total', 'is', 'ps');
-  const bindings = [
-    { name: 'M', access: 'read' as const },
-    { name: 'out', access: 'read_write' as const },
+  const body = [
+    ...tileOf('n', 'p.n'),
+    ...square(a, (i, j) => `let m${i}_${j} = M[o + ${a * i + j}u * p.ps];`),
+    ...sandwich(AT, names('m', a), AT, 'y', 'e'),
+    `let add = ${bias ? 'bias[n]' : '0.0'};`,
+    `let oy = ${m}u * ty;`,
+    `let ox = ${m}u * tx;`,
+    'let corner = (img * p.n + n) * p.ho * p.wo + oy * p.wo + ox;',
+    ...range(m).flatMap((i) => [
+      `if (oy + ${i}u < p.ho) {`,
+      ...range(m).map((j) => `  if (ox + ${j}u < p.wo) { out[corner + ${i}u * p.wo + ${j}u] = y${i}_${j} + add; }`),
+      '}',
+    ]),
+  ];
+  const bindings: Binding[] = [
+    { name: 'M', access: 'read' },
+    { name: 'out', access: 'read_write' },
     ...(bias ? [{ name: 'bias', access: 'read' as const }] : []),
   ];
-  const mm = range(a).map((i) => range(a).map((j) => `m${i}_${j}`));
-  const code = /* wgsl */ `
-${paramsStruct(uniforms)}
-${bindingDecls(bindings, true)}
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let stride = groups.x * ${WG}u;
-  for (var idx = gid.x; idx < p.total; idx += stride) {
-    let t = idx / p.n;
-    let n = idx - t * p.n;
-    let img = t / p.tilesPer;
-    let r = t - img * p.tilesPer;
-    let ty = r / p.tilesX;
-    let tx = r - ty * p.tilesX;
-    let o = t * p.is + n;
-${range(a)
-  .flatMap((i) => range(a).map((j) => `    let m${i}_${j} = M[o + ${a * i + j}u * p.ps];`))
-  .join('\n')}
-${sandwich(AT, mm, AT, 'y', 'e')
-  .map((l) => `    ${l}`)
-  .join('\n')}
-    let add = ${bias ? 'bias[n]' : '0.0'};
-    let oy = ${m}u * ty;
-    let ox = ${m}u * tx;
-    let corner = (img * p.n + n) * p.ho * p.wo + oy * p.wo + ox;
-${range(m)
-  .map(
-    (i) =>
-      `    if (oy + ${i}u < p.ho) {\n` +
-      range(m)
-        .map((j) => `      if (ox + ${j}u < p.wo) { out[corner + ${i}u * p.wo + ${j}u] = y${i}_${j} + add; }`)
-        .join('\n') +
-      '\n    }',
-  )
-  .join('\n')}
-  }
-}`;
-  return {
-    key: `conv2d.winograd.output:${m}:${bias ? 'bias' : 'nobias'}`,
-    name: 'conv2d.winograd.output',
-    code,
-    bindings: bindings.map((b) => b.access),
-    uniforms,
-    dispatch: (u) => gridStride(Number(u.total), WG, MAX_GROUPS),
-  };
+  return gridKernel(`conv2d.winograd.output:${m}:${bias ? 'bias' : 'nobias'}`, 'conv2d.winograd.output', uniforms, bindings, body);
 }
 
 /**
@@ -253,50 +211,20 @@ export function winogradGradTileKernel(m: WinogradTile): KernelSpec {
   const { G } = GRAD_TRANSFORMS[m];
   const a = patchSize(m);
   const uniforms = u32Fields('n', 'ho', 'wo', 'tilesX', 'tilesPer', 'total', 'is', 'ps');
-  const bindings = [
-    { name: 'dy', access: 'read' as const },
-    { name: 'Y', access: 'read_write' as const },
+  const body = [
+    ...tileOf('n', 'p.n'),
+    `let oy = ${m}u * ty;`,
+    `let ox = ${m}u * tx;`,
+    'let corner = (img * p.n + n) * p.ho * p.wo + oy * p.wo + ox;',
+    ...square(m, (i, j) => `let d${i}_${j} = at(corner + ${i}u * p.wo + ${j}u, oy + ${i}u < p.ho && ox + ${j}u < p.wo);`),
+    ...sandwich(G, names('d', m), G, 'v', 's'),
+    ...square(a, (i, j) => `Y[o + ${a * i + j}u * p.ps] = v${i}_${j};`),
   ];
-  const d = range(m).map((i) => range(m).map((j) => `d${i}_${j}`));
-  const code = /* wgsl */ `
-${paramsStruct(uniforms)}
-${bindingDecls(bindings, true)}
-fn at(i: u32, ok: bool) -> f32 {
-  return select(0.0, dy[select(0u, i, ok)], ok);
-}
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let stride = groups.x * ${WG}u;
-  for (var idx = gid.x; idx < p.total; idx += stride) {
-    let t = idx / p.n;
-    let n = idx - t * p.n;
-    let img = t / p.tilesPer;
-    let r = t - img * p.tilesPer;
-    let ty = r / p.tilesX;
-    let tx = r - ty * p.tilesX;
-    let oy = ${m}u * ty;
-    let ox = ${m}u * tx;
-    let corner = (img * p.n + n) * p.ho * p.wo + oy * p.wo + ox;
-    let o = t * p.is + n;
-${range(m)
-  .flatMap((i) => range(m).map((j) => `    let d${i}_${j} = at(corner + ${i}u * p.wo + ${j}u, oy + ${i}u < p.ho && ox + ${j}u < p.wo);`))
-  .join('\n')}
-${sandwich(G, d, G, 'v', 's')
-  .map((l) => `    ${l}`)
-  .join('\n')}
-${range(a)
-  .flatMap((i) => range(a).map((j) => `    Y[o + ${a * i + j}u * p.ps] = v${i}_${j};`))
-  .join('\n')}
-  }
-}`;
-  return {
-    key: `conv2d.winograd.gradTile:${m}`,
-    name: 'conv2d.winograd.gradTile',
-    code,
-    bindings: bindings.map((b) => b.access),
-    uniforms,
-    dispatch: (u) => gridStride(Number(u.total), WG, MAX_GROUPS),
-  };
+  const bindings: Binding[] = [
+    { name: 'dy', access: 'read' },
+    { name: 'Y', access: 'read_write' },
+  ];
+  return gridKernel(`conv2d.winograd.gradTile:${m}`, 'conv2d.winograd.gradTile', uniforms, bindings, body, guardedLoad('dy'));
 }
 
 /**
@@ -308,39 +236,18 @@ export function winogradFilterGradKernel(m: WinogradTile): KernelSpec {
   const { AT } = GRAD_TRANSFORMS[m];
   const a = patchSize(m);
   const uniforms = u32Fields('n', 'k', 'total', 'is', 'ps');
-  const bindings = [
-    { name: 'M', access: 'read' as const },
-    { name: 'dw', access: 'read_write' as const },
+  const body = [
+    'let k = idx / p.n;',
+    'let n = idx - k * p.n;',
+    'let o = k * p.is + n;',
+    ...square(a, (i, j) => `let m${i}_${j} = M[o + ${a * i + j}u * p.ps];`),
+    ...sandwich(AT, names('m', a), AT, 'y', 'e'),
+    'let w = (n * p.k + k) * 9u;',
+    ...square(3, (i, j) => `dw[w + ${3 * i + j}u] = y${i}_${j};`),
   ];
-  const mm = range(a).map((i) => range(a).map((j) => `m${i}_${j}`));
-  const code = /* wgsl */ `
-${paramsStruct(uniforms)}
-${bindingDecls(bindings, true)}
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let stride = groups.x * ${WG}u;
-  for (var idx = gid.x; idx < p.total; idx += stride) {
-    let k = idx / p.n;
-    let n = idx - k * p.n;
-    let o = k * p.is + n;
-${range(a)
-  .flatMap((i) => range(a).map((j) => `    let m${i}_${j} = M[o + ${a * i + j}u * p.ps];`))
-  .join('\n')}
-${sandwich(AT, mm, AT, 'y', 'e')
-  .map((l) => `    ${l}`)
-  .join('\n')}
-    let w = (n * p.k + k) * 9u;
-${range(3)
-  .flatMap((i) => range(3).map((j) => `    dw[w + ${3 * i + j}u] = y${i}_${j};`))
-  .join('\n')}
-  }
-}`;
-  return {
-    key: `conv2d.winograd.filterGrad:${m}`,
-    name: 'conv2d.winograd.filterGrad',
-    code,
-    bindings: bindings.map((b) => b.access),
-    uniforms,
-    dispatch: (u) => gridStride(Number(u.total), WG, MAX_GROUPS),
-  };
+  const bindings: Binding[] = [
+    { name: 'M', access: 'read' },
+    { name: 'dw', access: 'read_write' },
+  ];
+  return gridKernel(`conv2d.winograd.filterGrad:${m}`, 'conv2d.winograd.filterGrad', uniforms, bindings, body);
 }

@@ -203,11 +203,25 @@ const WINOGRAD_SWEEP: Case[] = [
 test('Winograd with 2×2 and 4×4 tiles (F(m×m, 3×3) for forward and dX, F(3×3, m×m) for dW) vs the reference on odd shapes', async () => {
   for (const tile of [2, 4] as const) {
     await withWinograd({ minChannels: 1, tile }, async () => {
+      // Through autograd, dW reads the forward's transformed input; called directly, it transforms x.
       for (const c of WINOGRAD_SWEEP) {
         const path = conv2dAlgorithm(ctx, c.x, c.w, { padding: c.padding ?? 0 });
         if (path.algorithm !== 'winograd' || path.tile !== tile) throw new Error(`${label(c)}: expected Winograd ${tile}, got ${JSON.stringify(path)}`);
         await checkAgainstReference(c);
       }
+      const g = caseGenerator();
+      const [xShape, wShape, dyShape] = [[2, 6, 7, 9], [5, 6, 3, 3], [2, 5, 7, 9]];
+      const [xs, dys] = [randomArray(g, size(xShape)), randomArray(g, size(dyShape))];
+      const ref = refConv2dBackward(
+        { data: Float64Array.from(xs), shape: xShape },
+        { data: new Float64Array(size(wShape)), shape: wShape },
+        { data: Float64Array.from(dys), shape: dyShape },
+        { padding: 1 },
+      );
+      const [x, dy] = [fromArray(xs, xShape), fromArray(dys, dyShape)];
+      const dw = conv2dBackwardWeight(dy, x, wShape, { padding: 1 });
+      assertClose(await dw.toArray(), ref.dw.data, tolerance(2 * 7 * 9, ref.dw.data, true), `conv2dBackwardWeight on Winograd ${tile}`);
+      [x, dy, dw].forEach((t) => t.dispose());
     });
   }
 });

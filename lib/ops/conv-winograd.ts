@@ -100,6 +100,23 @@ export function winogradApplies(ctx: GpuContext, g: ConvGeometry, pass: ConvPass
   return patchSize(m) ** 2 * tiles * Math.max(g.c, g.o) * 4 <= ctx.limits.maxStorageBufferBindingSize;
 }
 
+/** The m×m tiles of n output planes of ho×wo, and the α² positions of a transformed tile. */
+function tiling(n: number, ho: number, wo: number, m: WinogradTile) {
+  const tilesX = Math.ceil(wo / m);
+  const tilesPer = tilesX * Math.ceil(ho / m);
+  return { tilesX, tilesPer, T: n * tilesPer, positions: patchSize(m) ** 2 };
+}
+
+/**
+ * Floats of the forward's transformed input V of g ([α², T, C]): the forward can write it where
+ * the caller keeps it, and dW, whose input transform is the same (same tiles, same Bᵀ), reads it
+ * instead of transforming x again.
+ */
+export function inputTransformSize(g: ConvGeometry, m: WinogradTile): number {
+  const { T, positions } = tiling(g.n, g.ho, g.wo, m);
+  return positions * T * g.c;
+}
+
 /** Runs wc with m×m output tiles: src (input planes) and weight → out (+ bias), through temporaries it frees. */
 export function runWinograd(
   ctx: GpuContext,
@@ -109,13 +126,13 @@ export function runWinograd(
   weight: BufferRange,
   out: BufferRange,
   bias: BufferRange | null,
+  keepInput: BufferRange | null = null,
 ): void {
-  const tilesX = Math.ceil(wc.wo / m);
-  const tilesPer = tilesX * Math.ceil(wc.ho / m);
-  const T = wc.n * tilesPer;
-  const positions = patchSize(m) ** 2;
+  const { tilesX, tilesPer, T, positions } = tiling(wc.n, wc.ho, wc.wo, m);
   const u = Storage.alloc(ctx, positions * wc.cin * wc.cout);
-  const v = Storage.alloc(ctx, positions * T * wc.cin);
+  // V goes to keepInput when given (inputTransformSize floats), for dW to reuse.
+  const v = keepInput ? null : Storage.alloc(ctx, positions * T * wc.cin);
+  const vRange = keepInput ?? v!.range;
   const mm = Storage.alloc(ctx, positions * T * wc.cout);
   try {
     const { cin: K, cout: N } = wc;
@@ -126,8 +143,8 @@ export function runWinograd(
     const V = { is: K, ps: T * K };
     const M = { is: N, ps: T * N };
     ctx.run(filterK(m), [weight, u.range], { n: N, total: K * N, ...U, ...wc.filter });
-    ctx.run(inputK(m), [src, v.range], { k: K, h: wc.h, w: wc.w, tilesX, tilesPer, top: wc.top, left: wc.left, total: T * K, ...V });
-    gemm(ctx, v.range, u.range, mm.range, {
+    ctx.run(inputK(m), [src, vRange], { k: K, h: wc.h, w: wc.w, tilesX, tilesPer, top: wc.top, left: wc.left, total: T * K, ...V });
+    gemm(ctx, vRange, u.range, mm.range, {
       batch: positions, M: T, N, K,
       lda: V.is, strideA: V.ps,
       ldb: U.is, strideB: U.ps,
@@ -137,23 +154,29 @@ export function runWinograd(
     ctx.run(outputK(m, bias !== null), buffers, { n: N, ho: wc.ho, wo: wc.wo, tilesX, tilesPer, total: T * N, ...M });
   } finally {
     u.release();
-    v.release();
+    v?.release();
     mm.release();
   }
 }
 
 /**
  * dW of the 3×3 stride-1 convolution g by F(3×3, m×m): V (x's α×α patches under the m×m tiles of
- * dY) and Y (the transformed dY tiles), then per position ξ the GEMM Mξ (C×O) = Vξᵀ (C×T) · Yξ
- * (T×O), a reduction over all tiles of all images, and the 3×3 output transform into dw [O, C, 3, 3].
+ * dY: transformed here from `input`, or as the forward kept it, `transformed`) and Y (the
+ * transformed dY tiles), then per position ξ the GEMM Mξ (C×O) = Vξᵀ (C×T) · Yξ (T×O), a reduction
+ * over all tiles of all images, and the 3×3 output transform into dw [O, C, 3, 3].
  */
-export function runWinogradWeightGrad(ctx: GpuContext, g: ConvGeometry, m: WinogradTile, x: BufferRange, dy: BufferRange, dw: BufferRange): void {
-  const tilesX = Math.ceil(g.wo / m);
-  const tilesPer = tilesX * Math.ceil(g.ho / m);
-  const T = g.n * tilesPer;
-  const positions = patchSize(m) ** 2;
+export function runWinogradWeightGrad(
+  ctx: GpuContext,
+  g: ConvGeometry,
+  m: WinogradTile,
+  x: { input: BufferRange } | { transformed: BufferRange },
+  dy: BufferRange,
+  dw: BufferRange,
+): void {
+  const { tilesX, tilesPer, T, positions } = tiling(g.n, g.ho, g.wo, m);
   const { c: C, o: O } = g;
-  const v = Storage.alloc(ctx, positions * T * C);
+  const v = 'input' in x ? Storage.alloc(ctx, positions * T * C) : null;
+  const vRange = 'input' in x ? v!.range : x.transformed;
   const y = Storage.alloc(ctx, positions * T * O);
   const mm = Storage.alloc(ctx, positions * C * O);
   try {
@@ -161,9 +184,11 @@ export function runWinogradWeightGrad(ctx: GpuContext, g: ConvGeometry, m: Winog
     const V = { is: C, ps: T * C };
     const Y = { is: O, ps: T * O };
     const M = { is: positions * O, ps: O };
-    ctx.run(inputK(m, 'weightGrad'), [x, v.range], { k: C, h: g.h, w: g.w, tilesX, tilesPer, top: g.ph, left: g.pw, total: T * C, ...V });
+    if ('input' in x) {
+      ctx.run(inputK(m), [x.input, vRange], { k: C, h: g.h, w: g.w, tilesX, tilesPer, top: g.ph, left: g.pw, total: T * C, ...V });
+    }
     ctx.run(gradTileK(m), [dy, y.range], { n: O, ho: g.ho, wo: g.wo, tilesX, tilesPer, total: T * O, ...Y });
-    gemm(ctx, v.range, y.range, mm.range, {
+    gemm(ctx, vRange, y.range, mm.range, {
       batch: positions, M: C, N: O, K: T,
       lda: V.is, strideA: V.ps,
       ldb: Y.is, strideB: Y.ps,
@@ -171,7 +196,7 @@ export function runWinogradWeightGrad(ctx: GpuContext, g: ConvGeometry, m: Winog
     }, { transA: true });
     ctx.run(filterGradK(m), [mm.range, dw], { n: O, k: C, total: C * O, ...M });
   } finally {
-    v.release();
+    v?.release();
     y.release();
     mm.release();
   }

@@ -22,10 +22,20 @@ import {
 import { gatherKernel, gatherQuadsContiguous, offsetsKernel, quadLayoutKernel } from '../../kernels/conv2d-prep';
 import type { KernelSpec } from '../../kernels/spec';
 import { record } from '../autograd';
+import { isGradEnabled } from '../state';
 import type { BufferRange, GpuContext } from '../runtime/context';
 import { Storage } from '../storage';
 import { emptyTensor, type Tensor } from '../tensor';
-import { forwardWinograd, inputGradWinograd, runWinograd, runWinogradWeightGrad, winogradApplies, winogradTile, type ConvPassName } from './conv-winograd';
+import {
+  forwardWinograd,
+  inputGradWinograd,
+  inputTransformSize,
+  runWinograd,
+  runWinogradWeightGrad,
+  winogradApplies,
+  winogradTile,
+  type ConvPassName,
+} from './conv-winograd';
 import { reduceKeepdim } from './reduce';
 import { checkInputs, fmt, memoKernel, rangeOf } from './util';
 
@@ -221,15 +231,29 @@ function withQuads<T>(ctx: GpuContext, x: Tensor, plan: QuadPlan, fn: (src: Buff
   }
 }
 
-function forwardRaw(ctx: GpuContext, g: ConvGeometry, x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
+/**
+ * The forward pass into a new tensor. With `keepTransformedInput` (the caller will need dW) and
+ * Winograd on both passes, the forward's transformed input is returned too, for dW to reuse.
+ */
+function forwardRaw(
+  ctx: GpuContext,
+  g: ConvGeometry,
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null,
+  keepTransformedInput = false,
+): { out: Tensor; transformed: Tensor | null } {
   const out = emptyTensor(ctx, [g.n, g.o, g.ho, g.wo]);
   if (algorithmFor(ctx, g, 'forward') === 'winograd') {
-    runWinograd(ctx, forwardWinograd(g), winogradTile(), rangeOf(x), rangeOf(weight), rangeOf(out), bias ? rangeOf(bias) : null);
-    return out;
+    const keep = keepTransformedInput && algorithmFor(ctx, g, 'weightGrad') === 'winograd';
+    const transformed = keep ? emptyTensor(ctx, [inputTransformSize(g, winogradTile())]) : null;
+    const wc = forwardWinograd(g);
+    runWinograd(ctx, wc, winogradTile(), rangeOf(x), rangeOf(weight), rangeOf(out), bias ? rangeOf(bias) : null, transformed ? rangeOf(transformed) : null);
+    return { out, transformed };
   }
   const { layout, pass } = forwardPlan(g);
   withQuads(ctx, x, layout, (src) => runPass(ctx, pass, src, rangeOf(weight), rangeOf(out), bias ? rangeOf(bias) : null));
-  return out;
+  return { out, transformed: null };
 }
 
 /** dL/dx of conv2d for the output gradient dy. Not differentiable itself. */
@@ -262,7 +286,7 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, wShape: readonly num
   checkOutputGrad(op, dy, g);
   if (algorithmFor(ctx, g, 'weightGrad') === 'winograd') {
     const dw = emptyTensor(ctx, wShape);
-    runWinogradWeightGrad(ctx, g, winogradTile(), rangeOf(x), rangeOf(dy), rangeOf(dw));
+    runWinogradWeightGrad(ctx, g, winogradTile(), { input: rangeOf(x) }, rangeOf(dy), rangeOf(dw));
     return dw;
   }
   const { layout, pass } = weightGradPlan(g);
@@ -312,13 +336,14 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
   if (bias && (bias.rank !== 1 || bias.shape[0] !== g.o)) {
     throw new Error(`${op}: bias must be [${g.o}] for weight ${fmt(weight.shape)}, got ${fmt(bias.shape)}`);
   }
-  const out = forwardRaw(ctx, g, x, weight, bias);
   const needX = x.requiresGrad;
   const needW = weight.requiresGrad;
   const needB = bias?.requiresGrad ?? false;
-  const saved = [...(needW ? [x] : []), ...(needX ? [weight] : [])];
+  // dW needs x, or on the Winograd path the forward's transformed x (kept instead of x).
+  const { out, transformed } = forwardRaw(ctx, g, x, weight, bias, needW && isGradEnabled());
+  const saved = [...(needW ? [transformed ?? x] : []), ...(needX ? [weight] : [])];
   const inputs = bias ? [x, weight, bias] : [x, weight];
-  return record(
+  const result = record(
     op,
     out,
     inputs,
@@ -326,13 +351,22 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
       const sx = needW ? keep[0]! : null;
       const sw = needX ? keep[needW ? 1 : 0]! : null;
       const dx = sw ? conv2dBackwardInput(gy, sw, g2shape(g, 'x'), options) : null;
-      const dw = sx ? conv2dBackwardWeight(gy, sx, g2shape(g, 'w'), options) : null;
+      let dw: Tensor | null = null;
+      if (sx && transformed) {
+        checkOutputGrad(op, gy, g);
+        dw = emptyTensor(ctx, g2shape(g, 'w'));
+        runWinogradWeightGrad(ctx, g, winogradTile(), { transformed: rangeOf(sx) }, rangeOf(gy), rangeOf(dw));
+      } else if (sx) {
+        dw = conv2dBackwardWeight(gy, sx, g2shape(g, 'w'), options);
+      }
       const grads = [dx, dw];
       if (bias) grads.push(needB ? conv2dBackwardBias(gy) : null);
       return grads;
     },
     saved,
   );
+  transformed?.dispose(); // the graph holds its own handle
+  return result;
 }
 
 function g2shape(g: ConvGeometry, which: 'x' | 'w'): number[] {
