@@ -23,7 +23,7 @@
 //           one vec4 per column and transposes 4×4 blocks in registers.
 // offsets:  kOff[k] = map(k) as u32 for k < rows, else 0, over rowsPadded entries.
 // Shapes, strides and sizes are uniforms; each kernel serves every shape.
-import { bindingDecls, gridStride, paramsStruct, u32Fields, type KernelSpec, type UniformField } from './spec';
+import { bindingDecls, gridStride, gridStrideKernel, paramsStruct, u32Fields, type KernelSpec, type UniformField } from './spec';
 
 const WG = 64;
 const MAX_GROUPS = 512;
@@ -223,24 +223,12 @@ export function offsetsKernel(): KernelSpec {
     { name: 'rows', type: 'u32' },
     ...mapFields,
   ];
-  const bindings = [{ name: 'out', access: 'read_write' as const, type: 'array<u32>' }];
-  const code = /* wgsl */ `
-${paramsStruct(uniforms)}
-${bindingDecls(bindings, true)}
-${MAP_HELPER}
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let stride = groups.x * ${WG}u;
-  for (var i = gid.x; i < p.total; i += stride) {
-    out[i] = select(0u, u32(index_map(i)), i < p.rows);
-  }
-}`;
-  return {
+  return gridStrideKernel({
     key: 'conv2d.offsets',
     name: 'conv2d.offsets',
-    code,
-    bindings: bindings.map((b) => b.access),
     uniforms,
-    dispatch: (u) => gridStride(Number(u.total), WG, MAX_GROUPS),
-  };
+    bindings: [{ name: 'out', access: 'read_write', type: 'array<u32>' }],
+    helpers: MAP_HELPER,
+    body: ['out[idx] = select(0u, u32(index_map(idx)), idx < p.rows);'],
+  });
 }

@@ -17,13 +17,11 @@
 //      (0 outside the h×w plane), t = (img·tilesY + ty)·tilesX + tx
 //   M: M[t·is + ξ·ps + n] → out[(img·N + n)·ho·wo + (m·ty + i)·wo + m·tx + j] for i, j < m inside
 //      ho×wo (+ bias[n])
-// One invocation per (k, n), (t, k) or (t, n) in a grid-stride loop, the last index fastest. The
+// One invocation per (k, n), (t, k) or (t, n) in a grid-stride loop (kernels/spec.ts), the last index fastest. The
 // transforms are unrolled from the matrices of kernels/winograd-matrices.ts, zero terms left out.
-import { bindingDecls, gridStride, paramsStruct, u32Fields, type KernelSpec, type UniformField } from './spec';
+import { gridStrideKernel, u32Fields, type Access, type KernelSpec, type UniformField } from './spec';
 import { toomCook, WINOGRAD_POINTS, type WinogradMatrices } from './winograd-matrices';
 
-const WG = 64;
-const MAX_GROUPS = 512;
 
 export type WinogradTile = 2 | 4;
 
@@ -74,26 +72,7 @@ function sandwich(L: number[][], X: string[][], R: number[][], out: string, tmp:
   return lines;
 }
 
-type Binding = { name: string; access: 'read' | 'read_write' };
-
-/**
- * A kernel whose invocations walk idx < p.total in a grid-stride loop over at most MAX_GROUPS
- * workgroups (few workgroups doing much work are fastest on lavapipe); `body` is the loop's body.
- */
-function gridKernel(key: string, name: string, uniforms: UniformField[], bindings: Binding[], body: string[], helpers = ''): KernelSpec {
-  const code = /* wgsl */ `
-${paramsStruct(uniforms)}
-${bindingDecls(bindings, true)}
-${helpers}
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let stride = groups.x * ${WG}u;
-  for (var idx = gid.x; idx < p.total; idx += stride) {
-${body.map((l) => `    ${l}`).join('\n')}
-  }
-}`;
-  return { key, name, code, bindings: bindings.map((b) => b.access), uniforms, dispatch: (u) => gridStride(Number(u.total), WG, MAX_GROUPS) };
-}
+type Binding = { name: string; access: Access };
 
 /** Lines f(i, j) for i, j < n, row by row. */
 const square = (n: number, f: (i: number, j: number) => string) => range(n).flatMap((i) => range(n).map((j) => f(i, j)));
@@ -113,6 +92,13 @@ const tileOf = (ch: string, channels: string) => [
   'let ty = r / p.tilesX;',
   'let tx = r - ty * p.tilesX;',
   `let o = t * p.is + ${ch};`,
+];
+
+/** The tile's first output (oy, ox) and its index `corner` in the [img, n, ho, wo] planes. */
+const outputCorner = (m: WinogradTile) => [
+  `let oy = ${m}u * ty;`,
+  `let ox = ${m}u * tx;`,
+  'let corner = (img * p.n + n) * p.ho * p.wo + oy * p.wo + ox;',
 ];
 
 /** The guarded load used by the tile loads: 0 where !ok (no read out of range). */
@@ -141,7 +127,7 @@ export function winogradFilterKernel(m: WinogradTile): KernelSpec {
     { name: 'W', access: 'read' },
     { name: 'U', access: 'read_write' },
   ];
-  return gridKernel(`conv2d.winograd.filter:${m}`, 'conv2d.winograd.filter', uniforms, bindings, body);
+  return gridStrideKernel({ key: `conv2d.winograd.filter:${m}`, name: 'conv2d.winograd.filter', uniforms, bindings, body });
 }
 
 /**
@@ -169,7 +155,7 @@ export function winogradInputKernel(m: WinogradTile): KernelSpec {
     { name: 'src', access: 'read' },
     { name: 'V', access: 'read_write' },
   ];
-  return gridKernel(`conv2d.winograd.input:${m}`, 'conv2d.winograd.input', uniforms, bindings, body, guardedLoad('src'));
+  return gridStrideKernel({ key: `conv2d.winograd.input:${m}`, name: 'conv2d.winograd.input', uniforms, bindings, body, helpers: guardedLoad('src') });
 }
 
 /**
@@ -185,9 +171,7 @@ export function winogradOutputKernel(m: WinogradTile, bias: boolean): KernelSpec
     ...square(a, (i, j) => `let m${i}_${j} = M[o + ${a * i + j}u * p.ps];`),
     ...sandwich(AT, names('m', a), AT, 'y', 'e'),
     `let add = ${bias ? 'bias[n]' : '0.0'};`,
-    `let oy = ${m}u * ty;`,
-    `let ox = ${m}u * tx;`,
-    'let corner = (img * p.n + n) * p.ho * p.wo + oy * p.wo + ox;',
+    ...outputCorner(m),
     ...range(m).flatMap((i) => [
       `if (oy + ${i}u < p.ho) {`,
       ...range(m).map((j) => `  if (ox + ${j}u < p.wo) { out[corner + ${i}u * p.wo + ${j}u] = y${i}_${j} + add; }`),
@@ -199,7 +183,7 @@ export function winogradOutputKernel(m: WinogradTile, bias: boolean): KernelSpec
     { name: 'out', access: 'read_write' },
     ...(bias ? [{ name: 'bias', access: 'read' as const }] : []),
   ];
-  return gridKernel(`conv2d.winograd.output:${m}:${bias ? 'bias' : 'nobias'}`, 'conv2d.winograd.output', uniforms, bindings, body);
+  return gridStrideKernel({ key: `conv2d.winograd.output:${m}:${bias ? 'bias' : 'nobias'}`, name: 'conv2d.winograd.output', uniforms, bindings, body });
 }
 
 /**
@@ -213,9 +197,7 @@ export function winogradGradTileKernel(m: WinogradTile): KernelSpec {
   const uniforms = u32Fields('n', 'ho', 'wo', 'tilesX', 'tilesPer', 'total', 'is', 'ps');
   const body = [
     ...tileOf('n', 'p.n'),
-    `let oy = ${m}u * ty;`,
-    `let ox = ${m}u * tx;`,
-    'let corner = (img * p.n + n) * p.ho * p.wo + oy * p.wo + ox;',
+    ...outputCorner(m),
     ...square(m, (i, j) => `let d${i}_${j} = at(corner + ${i}u * p.wo + ${j}u, oy + ${i}u < p.ho && ox + ${j}u < p.wo);`),
     ...sandwich(G, names('d', m), G, 'v', 's'),
     ...square(a, (i, j) => `Y[o + ${a * i + j}u * p.ps] = v${i}_${j};`),
@@ -224,7 +206,7 @@ export function winogradGradTileKernel(m: WinogradTile): KernelSpec {
     { name: 'dy', access: 'read' },
     { name: 'Y', access: 'read_write' },
   ];
-  return gridKernel(`conv2d.winograd.gradTile:${m}`, 'conv2d.winograd.gradTile', uniforms, bindings, body, guardedLoad('dy'));
+  return gridStrideKernel({ key: `conv2d.winograd.gradTile:${m}`, name: 'conv2d.winograd.gradTile', uniforms, bindings, body, helpers: guardedLoad('dy') });
 }
 
 /**
@@ -249,5 +231,5 @@ export function winogradFilterGradKernel(m: WinogradTile): KernelSpec {
     { name: 'M', access: 'read' },
     { name: 'dw', access: 'read_write' },
   ];
-  return gridKernel(`conv2d.winograd.filterGrad:${m}`, 'conv2d.winograd.filterGrad', uniforms, bindings, body);
+  return gridStrideKernel({ key: `conv2d.winograd.filterGrad:${m}`, name: 'conv2d.winograd.filterGrad', uniforms, bindings, body });
 }

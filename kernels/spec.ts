@@ -75,3 +75,42 @@ export const MAX_WORKGROUPS_PER_DIM = 65535;
 export function gridStride(count: number, perGroup: number, maxGroups: number): Workgroups {
   return [Math.min(maxGroups, groupsFor(count, perGroup)), 1, 1];
 }
+
+/** The workgroup size and the most workgroups of `gridStrideKernel` launches. */
+const GRID_WG = 64;
+const GRID_MAX_GROUPS = 512;
+
+/**
+ * A kernel whose invocations walk idx < p.total (a u32 uniform it must declare) in a grid-stride
+ * loop over at most 512 workgroups of 64 (few workgroups doing much work are fastest on
+ * lavapipe: shared/docs/lavapipe-performance.md §3). `body` are the loop's WGSL lines, `helpers`
+ * WGSL placed before main.
+ */
+export function gridStrideKernel(k: {
+  key: string;
+  name: string;
+  uniforms: UniformField[];
+  bindings: { name: string; access: Access; type?: string }[];
+  body: string[];
+  helpers?: string;
+}): KernelSpec {
+  const code = /* wgsl */ `
+${paramsStruct(k.uniforms)}
+${bindingDecls(k.bindings, true)}
+${k.helpers ?? ''}
+@compute @workgroup_size(${GRID_WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let stride = groups.x * ${GRID_WG}u;
+  for (var idx = gid.x; idx < p.total; idx += stride) {
+${k.body.map((l) => `    ${l}`).join('\n')}
+  }
+}`;
+  return {
+    key: k.key,
+    name: k.name,
+    code,
+    bindings: k.bindings.map((b) => b.access),
+    uniforms: k.uniforms,
+    dispatch: (u) => gridStride(Number(u.total), GRID_WG, GRID_MAX_GROUPS),
+  };
+}

@@ -68,14 +68,19 @@ export function inputGradWinograd(g: ConvGeometry): WinogradConv {
   };
 }
 
-const tilesOf = (wc: WinogradConv, m: number) => Math.ceil(wc.ho / m) * Math.ceil(wc.wo / m);
-
 /** The three passes of a convolution. */
 export type ConvPassName = 'forward' | 'inputGrad' | 'weightGrad';
 
 /** The tile size: 4×4 output tiles unless the settings pin one. */
 export function winogradTile(): WinogradTile {
   return winogradSettings.tile === 'auto' ? 4 : winogradSettings.tile;
+}
+
+/** The m×m tiles of n output planes of ho×wo, and the α² positions of a transformed tile. */
+function tiling(n: number, ho: number, wo: number, m: WinogradTile) {
+  const tilesX = Math.ceil(wo / m);
+  const tilesPer = tilesX * Math.ceil(ho / m);
+  return { tilesX, tilesPer, T: n * tilesPer, positions: patchSize(m) ** 2 };
 }
 
 /**
@@ -90,21 +95,39 @@ export function winogradApplies(ctx: GpuContext, g: ConvGeometry, pass: ConvPass
   if (g.kh !== 3 || g.kw !== 3 || g.sh !== 1 || g.sw !== 1 || g.ph > 2 || g.pw > 2) return false;
   if (Math.min(g.c, g.o) < winogradSettings.minChannels) return false;
   const m = winogradTile();
-  const fwd = forwardWinograd(g);
+  const forwardTiles = tiling(g.n, g.ho, g.wo, m); // also dW's
   if (winogradSettings.tile === 'auto') {
     if (Math.min(g.ho, g.wo) < 4) return false;
-    if (pass === 'weightGrad' && g.n * tilesOf(fwd, m) < 32) return false;
+    if (pass === 'weightGrad' && forwardTiles.T < 32) return false;
   }
-  // V, Y and M (α² floats per tile and channel) must each fit one storage binding, in every pass.
-  const tiles = g.n * Math.max(tilesOf(fwd, m), tilesOf(inputGradWinograd(g), m));
-  return patchSize(m) ** 2 * tiles * Math.max(g.c, g.o) * 4 <= ctx.limits.maxStorageBufferBindingSize;
+  // Every temporary (V, Y, M: α² floats per tile and channel; U, dW's M: α² per channel pair)
+  // must fit one storage binding, in every pass.
+  const tiles = Math.max(forwardTiles.T, tiling(g.n, g.h, g.w, m).T);
+  const floats = forwardTiles.positions * Math.max(tiles * Math.max(g.c, g.o), g.c * g.o);
+  return floats * 4 <= ctx.limits.maxStorageBufferBindingSize;
 }
 
-/** The m×m tiles of n output planes of ho×wo, and the α² positions of a transformed tile. */
-function tiling(n: number, ho: number, wo: number, m: WinogradTile) {
-  const tilesX = Math.ceil(wo / m);
-  const tilesPer = tilesX * Math.ceil(ho / m);
-  return { tilesX, tilesPer, T: n * tilesPer, positions: patchSize(m) ** 2 };
+/**
+ * Item stride `is` and position stride `ps` of an α²-position operand over `items` (tiles or input
+ * channels) of `channels` floats: blocked [α², items, channels] or interleaved [items, α², channels].
+ * U and dW's M are interleaved (the α² stores of one filter stay close together: the filter
+ * transform ran 1.6× faster at 512 channels); V, Y and the forward's M are blocked (interleaved,
+ * they made the GEMM up to 25% slower). Measured on lavapipe.
+ */
+const blocked = (items: number, channels: number) => ({ is: channels, ps: items * channels });
+const interleaved = (positions: number, channels: number) => ({ is: positions * channels, ps: channels });
+
+/** The input transform V (blocked [α², T, C]) of the c planes of src (n images of h×w) under the m×m tiles of ho×wo outputs. */
+function transformInput(
+  ctx: GpuContext,
+  m: WinogradTile,
+  src: BufferRange,
+  v: BufferRange,
+  d: { n: number; c: number; h: number; w: number; ho: number; wo: number; top: number; left: number },
+): void {
+  const { tilesX, tilesPer, T } = tiling(d.n, d.ho, d.wo, m);
+  const { c: k, h, w, top, left } = d;
+  ctx.run(inputK(m), [src, v], { k, h, w, tilesX, tilesPer, top, left, total: T * k, ...blocked(T, k) });
 }
 
 /**
@@ -129,21 +152,18 @@ export function runWinograd(
   keepInput: BufferRange | null = null,
 ): void {
   const { tilesX, tilesPer, T, positions } = tiling(wc.n, wc.ho, wc.wo, m);
-  const u = Storage.alloc(ctx, positions * wc.cin * wc.cout);
+  const { cin: K, cout: N } = wc;
+  const u = Storage.alloc(ctx, positions * K * N);
   // V goes to keepInput when given (inputTransformSize floats), for dW to reuse.
-  const v = keepInput ? null : Storage.alloc(ctx, positions * T * wc.cin);
+  const v = keepInput ? null : Storage.alloc(ctx, positions * T * K);
   const vRange = keepInput ?? v!.range;
-  const mm = Storage.alloc(ctx, positions * T * wc.cout);
+  const mm = Storage.alloc(ctx, positions * T * N);
   try {
-    const { cin: K, cout: N } = wc;
-    // Item and position strides: U is [K, α², N] (the filter transform's α² stores per filter
-    // stay close together; 1.6× faster at 512 channels), V [α², T, K] and M [α², T, N] (interleaved
-    // like U, they made the GEMM up to 25% slower). Measured on lavapipe.
-    const U = { is: positions * N, ps: N };
-    const V = { is: K, ps: T * K };
-    const M = { is: N, ps: T * N };
+    const U = interleaved(positions, N);
+    const V = blocked(T, K);
+    const M = blocked(T, N);
     ctx.run(filterK(m), [weight, u.range], { n: N, total: K * N, ...U, ...wc.filter });
-    ctx.run(inputK(m), [src, vRange], { k: K, h: wc.h, w: wc.w, tilesX, tilesPer, top: wc.top, left: wc.left, total: T * K, ...V });
+    transformInput(ctx, m, src, vRange, { n: wc.n, c: K, h: wc.h, w: wc.w, ho: wc.ho, wo: wc.wo, top: wc.top, left: wc.left });
     gemm(ctx, vRange, u.range, mm.range, {
       batch: positions, M: T, N, K,
       lda: V.is, strideA: V.ps,
@@ -180,13 +200,10 @@ export function runWinogradWeightGrad(
   const y = Storage.alloc(ctx, positions * T * O);
   const mm = Storage.alloc(ctx, positions * C * O);
   try {
-    // V [α², T, C] and Y [α², T, O] blocked (the GEMM's operands), M [C, α², O] interleaved (as U).
-    const V = { is: C, ps: T * C };
-    const Y = { is: O, ps: T * O };
-    const M = { is: positions * O, ps: O };
-    if ('input' in x) {
-      ctx.run(inputK(m), [x.input, vRange], { k: C, h: g.h, w: g.w, tilesX, tilesPer, top: g.ph, left: g.pw, total: T * C, ...V });
-    }
+    const V = blocked(T, C);
+    const Y = blocked(T, O);
+    const M = interleaved(positions, O);
+    if ('input' in x) transformInput(ctx, m, x.input, vRange, { n: g.n, c: C, h: g.h, w: g.w, ho: g.ho, wo: g.wo, top: g.ph, left: g.pw });
     ctx.run(gradTileK(m), [dy, y.range], { n: O, ho: g.ho, wo: g.wo, tilesX, tilesPer, total: T * O, ...Y });
     gemm(ctx, vRange, y.range, mm.range, {
       batch: positions, M: C, N: O, K: T,

@@ -278,17 +278,20 @@ export function conv2dBackwardInput(dy: Tensor, weight: Tensor, xShape: readonly
   return dx;
 }
 
+/** dW on the Winograd path, from x or from the forward's transformed x, into a new tensor. */
+function winogradWeightGrad(ctx: GpuContext, g: ConvGeometry, dy: Tensor, x: { input: BufferRange } | { transformed: BufferRange }): Tensor {
+  const dw = emptyTensor(ctx, g2shape(g, 'w'));
+  runWinogradWeightGrad(ctx, g, winogradTile(), x, rangeOf(dy), rangeOf(dw));
+  return dw;
+}
+
 /** dL/dweight of conv2d for the output gradient dy and the input x. Not differentiable itself. */
 export function conv2dBackwardWeight(dy: Tensor, x: Tensor, wShape: readonly number[], options: Conv2dOptions = {}): Tensor {
   const op = 'conv2dBackwardWeight';
   const ctx = checkInputs(op, dy, x);
   const g = checkConv(op, x.shape, wShape, resolveConvOptions(op, options));
   checkOutputGrad(op, dy, g);
-  if (algorithmFor(ctx, g, 'weightGrad') === 'winograd') {
-    const dw = emptyTensor(ctx, wShape);
-    runWinogradWeightGrad(ctx, g, winogradTile(), { input: rangeOf(x) }, rangeOf(dy), rangeOf(dw));
-    return dw;
-  }
+  if (algorithmFor(ctx, g, 'weightGrad') === 'winograd') return winogradWeightGrad(ctx, g, dy, { input: rangeOf(x) });
   const { layout, pass } = weightGradPlan(g);
   const split = weightGradSplit(igemmFor(ctx, pass.gemm.cols, false).tile, pass.gemm.quads, pass.gemm.cols, pass.gemm.k);
   if (split.splits === 1) {
@@ -352,12 +355,10 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
       const sw = needX ? keep[needW ? 1 : 0]! : null;
       const dx = sw ? conv2dBackwardInput(gy, sw, g2shape(g, 'x'), options) : null;
       let dw: Tensor | null = null;
-      if (sx && transformed) {
-        checkOutputGrad(op, gy, g);
-        dw = emptyTensor(ctx, g2shape(g, 'w'));
-        runWinogradWeightGrad(ctx, g, winogradTile(), { transformed: rangeOf(sx) }, rangeOf(gy), rangeOf(dw));
-      } else if (sx) {
-        dw = conv2dBackwardWeight(gy, sx, g2shape(g, 'w'), options);
+      if (sx) {
+        dw = transformed
+          ? winogradWeightGrad(ctx, g, gy, { transformed: rangeOf(sx) })
+          : conv2dBackwardWeight(gy, sx, g2shape(g, 'w'), options);
       }
       const grads = [dx, dw];
       if (bias) grads.push(needB ? conv2dBackwardBias(gy) : null);
