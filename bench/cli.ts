@@ -29,6 +29,7 @@ const { values, positionals } = parseArgs({
     warmup: { type: 'string', default: '2' },
     quick: { type: 'boolean', default: false },
     'no-winograd': { type: 'boolean', default: false },
+    filter: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -39,7 +40,8 @@ const USAGE = `usage: npm run bench -- [compare] <${Object.keys(SUITES).join('|'
   --repeats N    timed repeats, the median is reported (default 5)
   --warmup N     untimed runs first (default 2)
   --quick        the smaller shapes of each suite
-  --no-winograd  3×3 stride-1 convolutions on the implicit GEMM too (to compare the two)`;
+  --no-winograd  3×3 stride-1 convolutions on the implicit GEMM too (to compare the two)
+  --filter TEXT  only the cases whose "bench shape" label contains TEXT (e.g. "fwd imagenet layer2.0")`;
 if (values.help) {
   console.log(USAGE);
   process.exit(0);
@@ -69,7 +71,8 @@ try {
   if (compare && !withTorch) console.error('PyTorch (python3-torch for /usr/bin/python3) is not installed: no CPU comparison');
   for (const name of names) {
     const suite = await SUITES[name]!();
-    const cases = await suite.cases({ quick: values.quick });
+    const all = await suite.cases({ quick: values.quick });
+    const cases = values.filter === undefined ? all : all.filter((c) => `${c.bench} ${c.shape}`.includes(values.filter!));
     const torchSpecs = cases.flatMap((c) => (c.torch ? [c.torch] : []));
     const torchTimes = withTorch && torchSpecs.length ? timeTorch(torchSpecs, timing) : new Map<string, TorchTiming>();
     for (const c of cases) {

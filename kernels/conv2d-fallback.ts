@@ -8,7 +8,7 @@
 // variant (for outputs with few columns) gives all 64 invocations their own quads and the same
 // 8 columns: 128 quads (512 rows) × 8 columns per workgroup.
 // The k loop runs exactly over the split's range, so wt needs no padded rows here.
-import { igemmBindings, igemmDispatch, igemmHelpers, igemmUniforms, MAX_GRID, quadFmas, storeQuad, type IgemmTile } from './conv2d';
+import { igemmBindings, igemmDispatch, igemmHelpers, igemmUniforms, MAX_GRID, quadFmas, storeQuad, variantKey, type IgemmTile, type IgemmVariant } from './conv2d';
 import { bindingDecls, paramsStruct, type KernelSpec } from './spec';
 
 const TQ = 2;
@@ -17,13 +17,13 @@ export function fallbackTile(narrow: boolean): IgemmTile {
   return narrow ? { rowsPerGroup: 64 * TQ, colsPerGroup: 8, kMultiple: 1 } : { rowsPerGroup: 8 * TQ, colsPerGroup: 64, kMultiple: 1 };
 }
 
-export function igemmFallbackKernel(bias: boolean, narrow = false, maxGridY = MAX_GRID): KernelSpec {
+export function igemmFallbackKernel(variant: IgemmVariant, narrow = false, maxGridY = MAX_GRID): KernelSpec {
   const quads = [...Array(TQ).keys()];
-  const bindings = igemmBindings(bias);
+  const bindings = igemmBindings(variant.bias);
   const code = /* wgsl */ `
 ${paramsStruct(igemmUniforms)}
 ${bindingDecls(bindings, true)}
-${igemmHelpers(bias)}
+${igemmHelpers(variant)}
 
 @compute @workgroup_size(8, 8)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -50,7 +50,7 @@ ${quads.map((j) => `  ${storeQuad(j, `info${j}`)}`).join('\n')}
 }`;
   const tile = fallbackTile(narrow);
   return {
-    key: `conv2d.igemm.plain:${bias ? 'bias' : 'nobias'}:${narrow ? 'narrow' : 'wide'}:${maxGridY}`,
+    key: `conv2d.igemm.plain:${variantKey(variant)}:${narrow ? 'narrow' : 'wide'}:${maxGridY}`,
     name: 'conv2d.igemm.plain',
     code,
     bindings: bindings.map((b) => b.access),

@@ -25,6 +25,11 @@
 //           the result is written straight into dW's [O, C, kh, kw] layout.
 // A batch (forward, dX) or channel count (dW) that is not a multiple of 4 is padded with zero
 // planes in the quad layout, and the rows they produce are not stored.
+//  forward of a 1×1 convolution without padding, stride 1 or 2, whose output rows are whole
+//           quads (wo a multiple of 4; w too at stride 1, w = 2·wo at stride 2): no copy. A is
+//           read from the NCHW input itself, lanes = 4 consecutive output pixels of one row:
+//           quad = (n, oy, ox / 4), k = c. At stride 1 the 4 pixels are one aligned vec4; at
+//           stride 2 they are the even floats of 8 aligned ones (`pixelStep` 2).
 
 export interface ConvOptionsResolved {
   sh: number;
@@ -103,6 +108,11 @@ export interface GemmPlan {
   /** Lane l of quad (a, b, c) is a real row iff a·4 + l < laneLimit. */
   laneLimit: number;
   colStride: number;
+  /**
+   * 1: A(q, k) is the vec4 at rowBase(q) + kOff[k]; 2: it is the even floats of the two vec4s
+   * there (4 pixels two apart, read from an unpadded input).
+   */
+  pixelStep: 1 | 2;
 }
 
 export interface ConvPass {
@@ -110,11 +120,14 @@ export interface ConvPass {
   gemm: GemmPlan;
 }
 
-/** The quad-layout source a pass reads, and the pass. */
+/** The quad-layout source a pass reads (null: it reads its input as it is), and the pass. */
 export interface ConvPlan {
-  layout: QuadPlan;
+  layout: QuadPlan | null;
   pass: ConvPass;
 }
+
+/** A plan that reads a quad-layout copy. */
+export type QuadConvPlan = ConvPlan & { layout: QuadPlan };
 
 export function outputSize(size: number, kernel: number, stride: number, pad: number): number {
   return Math.floor((size + 2 * pad - kernel) / stride) + 1;
@@ -157,10 +170,18 @@ const wholePlanes = (h: number, w: number) => ({ planeSize: h * w, rowStep: w, c
  * convolution of the subsampled ho×wo input. Plans for it copy just those pixels into the quad
  * layout (a quarter of the input at stride 2) and run the stride-1 GEMM.
  */
-function withSubsampledInput(g: ConvGeometry, plan: (g: ConvGeometry) => ConvPlan): ConvPlan {
-  if (g.kh !== 1 || g.kw !== 1 || g.ph !== 0 || g.pw !== 0 || (g.sh === 1 && g.sw === 1)) return plan(g);
+function withSubsampledInput(g: ConvGeometry, plan: (g: ConvGeometry) => QuadConvPlan): QuadConvPlan {
+  if (!isPointwise(g) || (g.sh === 1 && g.sw === 1)) return plan(g);
   const inner = plan({ ...g, h: g.ho, w: g.wo, sh: 1, sw: 1 });
   return { ...inner, layout: { ...inner.layout, planeSize: g.h * g.w, rowStep: g.sh * g.w, colStep: g.sw } };
+}
+
+const isPointwise = (g: ConvGeometry) => g.kh === 1 && g.kw === 1 && g.ph === 0 && g.pw === 0;
+
+/** Whether the forward pass reads the NCHW input directly (see the header). */
+export function readsInputDirectly(g: ConvGeometry): boolean {
+  if (!isPointwise(g) || g.sh !== g.sw || g.wo % 4 !== 0) return false;
+  return g.sh === 1 ? g.w % 4 === 0 : g.sh === 2 && g.w === 2 * g.wo;
 }
 
 function paddedInputDims(g: ConvGeometry): [number, number] {
@@ -168,18 +189,44 @@ function paddedInputDims(g: ConvGeometry): [number, number] {
 }
 
 export function forwardPlan(g: ConvGeometry): ConvPlan {
-  return withSubsampledInput(g, wholeForwardPlan);
+  return readsInputDirectly(g) ? directForwardPlan(g) : withSubsampledInput(g, wholeForwardPlan);
 }
 
-function wholeForwardPlan(g: ConvGeometry): ConvPlan {
+/** B[k, o] = weight[o, k] */
+const forwardGather = (g: ConvGeometry, k: number): GatherPlan => ({ rows: k, cols: g.o, map: map(1, 1, [1, 0, 0]), colStride: k });
+
+function directForwardPlan(g: ConvGeometry): ConvPlan {
+  const plane = g.ho * g.wo;
+  const qx = g.wo / 4;
+  const step = g.sh as 1 | 2;
+  return {
+    layout: null,
+    pass: {
+      gather: forwardGather(g, g.c),
+      gemm: {
+        quads: g.n * g.ho * qx,
+        cols: g.o,
+        k: g.c,
+        rowMap: map(g.ho, qx, [(g.c * g.h * g.w) / 4, (step * g.w) / 4, step]),
+        kMap: map(1, 1, [(g.h * g.w) / 4, 0, 0]),
+        outMap: map(g.ho, qx, [g.o * plane, g.wo, 4]),
+        laneStride: 1,
+        laneLimit: 4 * g.n, // a = n: every lane is a real pixel
+        colStride: plane,
+        pixelStep: step,
+      },
+    },
+  };
+}
+
+function wholeForwardPlan(g: ConvGeometry): QuadConvPlan {
   const [hp, wp] = paddedInputDims(g);
   const k = g.c * g.kh * g.kw;
   const plane = g.ho * g.wo;
   return {
     layout: n4Layout(g.n, g.c, g.h, g.w, hp, wp, g.ph, g.pw),
     pass: {
-      // B[k, o] = weight[o, k]
-      gather: { rows: k, cols: g.o, map: map(1, 1, [1, 0, 0]), colStride: k },
+      gather: forwardGather(g, k),
       gemm: {
         quads: quarter(g.n) * plane,
         cols: g.o,
@@ -190,16 +237,17 @@ function wholeForwardPlan(g: ConvGeometry): ConvPlan {
         laneStride: g.o * plane,
         laneLimit: g.n,
         colStride: plane,
+        pixelStep: 1,
       },
     },
   };
 }
 
-export function weightGradPlan(g: ConvGeometry): ConvPlan {
+export function weightGradPlan(g: ConvGeometry): QuadConvPlan {
   return withSubsampledInput(g, wholeWeightGradPlan);
 }
 
-function wholeWeightGradPlan(g: ConvGeometry): ConvPlan {
+function wholeWeightGradPlan(g: ConvGeometry): QuadConvPlan {
   const [hp, wp] = paddedInputDims(g);
   const taps = g.kh * g.kw;
   const plane = g.ho * g.wo;
@@ -218,6 +266,7 @@ function wholeWeightGradPlan(g: ConvGeometry): ConvPlan {
         laneStride: taps,
         laneLimit: g.c,
         colStride: g.c * taps,
+        pixelStep: 1,
       },
     },
   };
@@ -286,6 +335,7 @@ export function inputGradPlan(g: ConvGeometry): InputGradPlan {
           laneStride: image,
           laneLimit: g.n,
           colStride: g.h * g.w,
+          pixelStep: 1,
         },
       });
     }

@@ -12,7 +12,7 @@
 // Edges: quads ≥ m read row base 0 and are not stored, nor are rows past laneLimit; the inner loop
 // stops at the split's end (a bound uniform over the subgroup), so dead k are never used; B loads
 // of lanes past the end stay inside wt (padded to a multiple of S rows); columns ≥ cols are not stored.
-import { igemmBindings, igemmDispatch, igemmHelpers, igemmUniforms, MAX_GRID, quadFmas, storeQuad, type IgemmTile } from './conv2d';
+import { igemmBindings, igemmDispatch, igemmHelpers, igemmUniforms, MAX_GRID, quadFmas, storeQuad, variantKey, type IgemmTile, type IgemmVariant } from './conv2d';
 import { bindingDecls, paramsStruct, type KernelSpec } from './spec';
 
 const TQ = 2;
@@ -21,17 +21,17 @@ export function narrowTile(subgroupSize: number): IgemmTile {
   return { rowsPerGroup: TQ * 64, colsPerGroup: 8, kMultiple: subgroupSize };
 }
 
-export function igemmNarrowKernel(s: number, bias: boolean, maxGridY = MAX_GRID): KernelSpec {
+export function igemmNarrowKernel(s: number, variant: IgemmVariant, maxGridY = MAX_GRID): KernelSpec {
   if (!Number.isInteger(Math.log2(s)) || s < 4 || s > 64) throw new Error(`conv2d kernel: unsupported subgroup size ${s}`);
   const wgy = 64 / s;
   const quads = [...Array(TQ).keys()];
-  const bindings = igemmBindings(bias);
+  const bindings = igemmBindings(variant.bias);
   const code = /* wgsl */ `
 enable subgroups;
 diagnostic(off, subgroup_uniformity);
 ${paramsStruct(igemmUniforms)}
 ${bindingDecls(bindings, true)}
-${igemmHelpers(bias)}
+${igemmHelpers(variant)}
 
 @compute @workgroup_size(${s}, ${wgy})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -65,7 +65,7 @@ ${quads.map((j) => `  ${storeQuad(j, `info${j}`)}`).join('\n')}
 }`;
   const tile = narrowTile(s);
   return {
-    key: `conv2d.igemm.narrow:${s}:${bias ? 'bias' : 'nobias'}:${maxGridY}`,
+    key: `conv2d.igemm.narrow:${s}:${variantKey(variant)}:${maxGridY}`,
     name: 'conv2d.igemm.narrow',
     code,
     bindings: bindings.map((b) => b.access),

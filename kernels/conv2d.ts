@@ -1,6 +1,8 @@
 // conv2d as an implicit GEMM (no im2col buffer) over row quads: C[(q, l), col] = Σ_k A(q, k)[l]·B[k, col],
 //   A(q, k) = srcQ[rowBase(q) + kOff[k]]  a vec4: the 4 rows (lanes l) of quad q, read from the
 //             zero-padded quad-layout copy of kernels/conv2d-prep.ts, so no tap needs a bounds check
+//             (or, for the 1×1 convolutions that need no copy, from the input itself: the vec4
+//             there, or with pixelStep 2 the even floats of the two vec4s there)
 //   B       = wt, dense row-major [K rounded up to the subgroup size, colsV4·4] (vec4 loads)
 //   C[(q, l), col] → out[outBase(q) + l·laneStride + col·colStride + split·splitStride] (+ bias[col])
 //             for the real rows l < lanes(q) = min(4, laneLimit − 4a), a the first index of q
@@ -31,6 +33,18 @@ import { bindingDecls, groupsFor, MAX_WORKGROUPS_PER_DIM, paramsStruct, u32Field
 
 export const MAX_GRID = MAX_WORKGROUPS_PER_DIM;
 
+/**
+ * What varies between launches of one GEMM kernel beyond its tile: a bias added at the store, and
+ * how A is read (`pixelStep` of kernels/conv2d-geometry.ts's GemmPlan: 1, the vec4 at the index;
+ * 2, the even floats of the two vec4s there).
+ */
+export interface IgemmVariant {
+  bias: boolean;
+  pixelStep: 1 | 2;
+}
+
+export const variantKey = (v: IgemmVariant) => `${v.bias ? 'bias' : 'nobias'}:px${v.pixelStep}`;
+
 /** `m` is the number of row quads. */
 export const igemmUniforms: UniformField[] = [
   ...u32Fields('m', 'cols', 'colsV4', 'k', 'chunk', 'splits', 'colStride', 'splitStride', 'laneStride', 'laneLimit', 'd1', 'd2'),
@@ -48,9 +62,15 @@ export function igemmBindings(bias: boolean): { name: string; access: 'read' | '
   ];
 }
 
-/** WGSL shared by the GEMM kernels (wide, narrow, no subgroups): the index maps and the guarded stores. */
-export function igemmHelpers(bias: boolean): string {
+/** WGSL shared by the GEMM kernels (wide, narrow, no subgroups): the A read, the index maps and the guarded stores. */
+export function igemmHelpers({ bias, pixelStep }: IgemmVariant): string {
+  const read =
+    pixelStep === 1
+      ? 'return src[i];'
+      : 'let lo = src[i]; let hi = src[i + 1u]; return vec4<f32>(lo.x, lo.z, hi.x, hi.z);';
   return /* wgsl */ `
+// A's 4 rows of one quad for one k, at vec4 index i.
+fn loadA(i: u32) -> vec4<f32> { ${read} }
 // (row base, out base, real rows) of quad q; the row base is 0 and no row is real past the last quad.
 fn quad(q: u32) -> vec3<u32> {
   let t = q / p.d2;
@@ -104,14 +124,14 @@ export function subgroupTile(subgroupSize: number, tq = 6, wgy = Math.max(1, 64 
 
 /**
  * The FMA block of the wide-register kernels for one k: per quad j, one vec4 load of 4 rows' A
- * values at `src[rb{j} + off]`, each multiplied into the two column vec4s b0, b1.
+ * values at `loadA(rb{j} + off)`, each multiplied into the two column vec4s b0, b1.
  */
 export function quadFmas(quads: number[], indent: string): string {
   const comp = ['x', 'y', 'z', 'w'];
   return quads
     .map(
       (j) =>
-        `${indent}{ let a = src[rb${j} + off];\n` +
+        `${indent}{ let a = loadA(rb${j} + off);\n` +
         [0, 1, 2, 3]
           .map((l) => `${indent}  c${4 * j + l}a = fma(vec4<f32>(a.${comp[l]}), b0, c${4 * j + l}a); c${4 * j + l}b = fma(vec4<f32>(a.${comp[l]}), b1, c${4 * j + l}b);`)
           .join('\n') +
@@ -126,19 +146,19 @@ export function storeQuad(j: number, qi: string): string {
 }
 
 /** The implicit GEMM with subgroup shuffles: subgroup size `s`, `tq` quads per subgroup, `wgy` subgroups per workgroup. */
-export function igemmSubgroupKernel(s: number, bias: boolean, tq = 6, wgy = Math.max(1, 64 / s), maxGridY = MAX_GRID): KernelSpec {
+export function igemmSubgroupKernel(s: number, variant: IgemmVariant, tq = 6, wgy = Math.max(1, 64 / s), maxGridY = MAX_GRID): KernelSpec {
   if (!Number.isInteger(Math.log2(s)) || s < 4 || s > 128) throw new Error(`conv2d kernel: unsupported subgroup size ${s}`);
   if (tq > s) throw new Error(`conv2d kernel: ${tq} quads per subgroup need more than ${s} lanes`);
   const quads = [...Array(tq).keys()];
   const rows = [...Array(4 * tq).keys()];
   const comp = ['x', 'y', 'z', 'w'];
-  const bindings = igemmBindings(bias);
+  const bindings = igemmBindings(variant.bias);
   const code = /* wgsl */ `
 enable subgroups;
 diagnostic(off, subgroup_uniformity);
 ${paramsStruct(igemmUniforms)}
 ${bindingDecls(bindings, true)}
-${igemmHelpers(bias)}
+${igemmHelpers(variant)}
 
 @compute @workgroup_size(${s}, ${wgy})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -160,7 +180,7 @@ ${rows.map((i) => `  var c${i}a = vec4<f32>(0.0); var c${i}b = vec4<f32>(0.0);`)
     let kk = k0 + lane;
     let live = kk < kEnd;
     let off = koff[kk];
-${quads.map((j) => `    let a${j} = select(vec4<f32>(0.0), src[subgroupBroadcast(rb, ${j}u) + off], live);`).join('\n')}
+${quads.map((j) => `    let a${j} = select(vec4<f32>(0.0), loadA(subgroupBroadcast(rb, ${j}u) + off), live);`).join('\n')}
     var bi = k0 * colsV4 + col4;
     for (var u = 0u; u < ${s}u; u += 2u) {
       let b0 = wt[bi];
@@ -191,7 +211,7 @@ ${quads
 }`;
   const tile = subgroupTile(s, tq, wgy);
   return {
-    key: `conv2d.igemm.sg:${s}:${tq}:${wgy}:${bias ? 'bias' : 'nobias'}:${maxGridY}`,
+    key: `conv2d.igemm.sg:${s}:${tq}:${wgy}:${variantKey(variant)}:${maxGridY}`,
     name: 'conv2d.igemm',
     code,
     bindings: bindings.map((b) => b.access),

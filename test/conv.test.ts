@@ -1,4 +1,5 @@
 import { test } from 'uvu';
+import * as assert from 'uvu/assert';
 import { fromArray, liveTensorCount, type Tensor } from '../lib/index';
 import { refConv2d, refConv2dBackward, type RefArray } from '../lib/cpu/index';
 import { igemmDispatch } from '../kernels/conv2d';
@@ -12,7 +13,7 @@ import {
   type Conv2dOptions,
 } from '../lib/ops/conv';
 import { winogradApplies, winogradSettings } from '../lib/ops/conv-winograd';
-import { convGeometry } from '../kernels/conv2d-geometry';
+import { convGeometry, readsInputDirectly } from '../kernels/conv2d-geometry';
 import { toomCook, WINOGRAD_POINTS } from '../kernels/winograd-matrices';
 import { assertClose, assertThrows, type Tolerance } from './helpers/assert';
 import { caseGenerator, checkOp, randomArray } from './helpers/check';
@@ -126,6 +127,11 @@ const SWEEP: Case[] = [
   { x: [1, 3, 10, 10], w: [4, 3, 4, 4], stride: 3, padding: 2 },
   { x: [2, 16, 9, 9], w: [8, 16, 1, 1], stride: 2, bias: false },
   { x: [3, 5, 7, 12], w: [6, 5, 1, 1], stride: [2, 3] }, // 1×1 strided: the subsampled quad copy
+  { x: [3, 5, 7, 24], w: [7, 5, 1, 1], stride: 2 }, // 1×1/2 read from the input: narrow kernel, odd h
+  { x: [2, 9, 6, 16], w: [65, 9, 1, 1], stride: 2 }, // wide kernel, bias
+  { x: [1, 7, 2, 1528], w: [64, 7, 1, 1], stride: 2, bias: false }, // 191 quads
+  { x: [1, 9, 1, 772], w: [63, 9, 1, 1] }, // 1×1/1 read from the input: 193 quads
+  { x: [2, 3, 4, 20], w: [5, 3, 1, 1], stride: 2 }, // wo = 10: not whole quads, the copy
   { x: [2, 4, 8, 8], w: [5, 4, 1, 1], stride: [1, 2], padding: [1, 0] }, // padded: whole planes
   { x: [1, 2, 4, 4], w: [3, 2, 3, 3], stride: 2, padding: 3 },
   { x: [1, 1, 8, 8], w: [1, 1, 3, 3], stride: 2 },
@@ -137,6 +143,25 @@ const SWEEP: Case[] = [
   { x: [5, 3, 6, 6], w: [4, 3, 3, 3], padding: 1 },
   { x: [6, 6, 5, 5], w: [40, 6, 3, 3], stride: 2, padding: 1 },
 ];
+
+test('1×1 convolutions without padding read the input directly when their output rows are whole quads', () => {
+  const direct = (x: number[], w: number[], stride: number, padding = 0) =>
+    readsInputDirectly(convGeometry(x, w, { sh: stride, sw: stride, ph: padding, pw: padding }));
+  // the downsample convolutions of ResNet-18 (cifar 32/16/8 px, imagenet 16/8/4 px inputs)
+  assert.ok(direct([32, 64, 32, 32], [128, 64, 1, 1], 2) && direct([32, 128, 16, 16], [256, 128, 1, 1], 2));
+  assert.ok(direct([32, 256, 8, 8], [512, 256, 1, 1], 2) && direct([1, 1, 1, 4], [1, 1, 1, 1], 1));
+  assert.not.ok(direct([32, 256, 4, 4], [512, 256, 1, 1], 2), '2×2 output: half quads');
+  assert.not.ok(direct([2, 3, 4, 20], [5, 3, 1, 1], 2), 'wo 10');
+  assert.not.ok(direct([2, 3, 4, 15], [5, 3, 1, 1], 2), 'w odd (wo 8)');
+  assert.not.ok(direct([2, 3, 4, 6], [5, 3, 1, 1], 1), 'w 6 at stride 1');
+  assert.not.ok(direct([2, 3, 8, 8], [5, 3, 1, 1], 1, 1), 'padded');
+  assert.not.ok(direct([2, 3, 8, 8], [5, 3, 3, 3], 1), '3×3');
+  assert.not.ok(direct([2, 3, 12, 12], [5, 3, 1, 1], 3), 'stride 3');
+  // the sweep below covers both strides of the direct read
+  const stride = (c: Case) => (typeof c.stride === 'number' ? c.stride : c.stride === undefined ? 1 : 0);
+  const covered = SWEEP.filter((c) => stride(c) > 0 && direct(c.x, c.w, stride(c), typeof c.padding === 'number' ? c.padding : c.padding ? 1 : 0)).map(stride);
+  assert.ok(covered.includes(1) && covered.includes(2), `direct-read cases in the sweep: strides [${covered}]`);
+});
 
 test('forward, dX, dW and db match the float64 reference on odd shapes (both kernel paths)', async () => {
   for (const c of SWEEP) await checkAgainstReference(c);

@@ -5,7 +5,7 @@
 // recorded later). 1×1 convolutions take the same path: with one tap the implicit GEMM is a plain
 // batched GEMM. 3×3 stride-1 convolutions with enough channels run all three passes on
 // Winograd's algorithm instead (conv-winograd.ts; `conv2dAlgorithm` says which path a shape takes).
-import { igemmSubgroupKernel, MAX_GRID, subgroupTile, type IgemmTile } from '../../kernels/conv2d';
+import { igemmSubgroupKernel, MAX_GRID, subgroupTile, type IgemmTile, type IgemmVariant } from '../../kernels/conv2d';
 import { fallbackTile, igemmFallbackKernel } from '../../kernels/conv2d-fallback';
 import { igemmNarrowKernel, narrowTile } from '../../kernels/conv2d-narrow';
 import {
@@ -120,14 +120,14 @@ export const convLaunchLimits = { maxGridY: MAX_GRID };
  * The implicit-GEMM kernel that runs a GEMM with `cols` output columns on ctx, and its tile (the
  * tile sets the padding of K and the split-K plan, so both come from this one choice).
  */
-function igemmFor(ctx: GpuContext, cols: number, bias: boolean): { tile: IgemmTile; spec: KernelSpec } {
+function igemmFor(ctx: GpuContext, cols: number, variant: IgemmVariant = { bias: false, pixelStep: 1 }): { tile: IgemmTile; spec: KernelSpec } {
   const s = ctx.subgroupSize;
   const narrow = isNarrow(cols);
   const maxGridY = Math.min(MAX_GRID, convLaunchLimits.maxGridY);
-  if (!s) return { tile: fallbackTile(narrow), spec: fallbackK(bias, narrow, maxGridY) };
-  if (narrow) return { tile: narrowTile(s), spec: narrowK(s, bias, maxGridY) };
+  if (!s) return { tile: fallbackTile(narrow), spec: fallbackK(variant, narrow, maxGridY) };
+  if (narrow) return { tile: narrowTile(s), spec: narrowK(s, variant, maxGridY) };
   const quads = wideQuads(s);
-  return { tile: subgroupTile(s, quads, WIDE_SUBGROUPS), spec: subgroupK(s, bias, quads, WIDE_SUBGROUPS, maxGridY) };
+  return { tile: subgroupTile(s, quads, WIDE_SUBGROUPS), spec: subgroupK(s, variant, quads, WIDE_SUBGROUPS, maxGridY) };
 }
 
 const roundUp = (x: number, m: number) => Math.ceil(x / m) * m;
@@ -181,7 +181,7 @@ function runPass(
   if (gemm.outMap.d1 !== gemm.rowMap.d1 || gemm.outMap.d2 !== gemm.rowMap.d2) {
     throw new Error('conv2d: internal error: the output map must split rows like the row map');
   }
-  const { tile, spec } = igemmFor(ctx, gemm.cols, bias !== null);
+  const { tile, spec } = igemmFor(ctx, gemm.cols, { bias: bias !== null, pixelStep: gemm.pixelStep });
   const kPad = roundUp(gemm.k, tile.kMultiple);
   const cols8 = roundUp(gemm.cols, 8);
   const koff = Storage.alloc(ctx, Math.max(kPad, 1));
@@ -221,8 +221,9 @@ function runPass(
   wt.release();
 }
 
-/** Runs fn on the quad-layout copy of x described by `plan`, then releases the copy. */
-function withQuads<T>(ctx: GpuContext, x: Tensor, plan: QuadPlan, fn: (src: BufferRange) => T): T {
+/** Runs fn on the quad-layout copy of x described by `plan` (on x itself for none), then releases the copy. */
+function withQuads<T>(ctx: GpuContext, x: Tensor, plan: QuadPlan | null, fn: (src: BufferRange) => T): T {
+  if (plan === null) return fn(rangeOf(x));
   const quads = quadLayout(ctx, rangeOf(x), plan);
   try {
     return fn(quads.range);
@@ -293,7 +294,7 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, wShape: readonly num
   checkOutputGrad(op, dy, g);
   if (algorithmFor(ctx, g, 'weightGrad') === 'winograd') return winogradWeightGrad(ctx, g, dy, { input: rangeOf(x) });
   const { layout, pass } = weightGradPlan(g);
-  const split = weightGradSplit(igemmFor(ctx, pass.gemm.cols, false).tile, pass.gemm.quads, pass.gemm.cols, pass.gemm.k);
+  const split = weightGradSplit(igemmFor(ctx, pass.gemm.cols).tile, pass.gemm.quads, pass.gemm.cols, pass.gemm.k);
   if (split.splits === 1) {
     const dw = emptyTensor(ctx, wShape);
     withQuads(ctx, x, layout, (src) => runPass(ctx, pass, src, rangeOf(dy), rangeOf(dw), null));
@@ -413,5 +414,5 @@ export function planWeightGradSplit(
 ): number {
   const g = checkConv('conv2dBackwardWeight', xShape, wShape, resolveConvOptions('conv2dBackwardWeight', options));
   const { gemm } = weightGradPlan(g).pass;
-  return weightGradSplit(igemmFor(ctx, gemm.cols, false).tile, gemm.quads, gemm.cols, gemm.k).splits;
+  return weightGradSplit(igemmFor(ctx, gemm.cols).tile, gemm.quads, gemm.cols, gemm.k).splits;
 }
