@@ -5,10 +5,12 @@
 //   C = op(A)·op(B):  dA = dC·op(B)ᵀ (A plain) or op(B)·dCᵀ (A transposed),
 //                     dB = op(A)ᵀ·dC (B plain) or dCᵀ·op(A) (B transposed),
 // and a broadcast batch operand gets the sum of its per-batch gradients.
-import { subgroupGemmKernel } from '../../kernels/matmul';
+import { subgroupGemmKernel, type BLoad } from '../../kernels/matmul';
 import { tiledGemmKernel } from '../../kernels/matmul-tiled';
+import { transposeKernel } from '../../kernels/transpose';
 import { record } from '../autograd';
 import type { BufferRange, GpuContext } from '../runtime/context';
+import { Storage } from '../storage';
 import { emptyTensor, type Tensor } from '../tensor';
 import { reduceKeepdim } from './reduce';
 import { checkInputs, fmt, memoKernel, rangeOf, rangesOverlap } from './util';
@@ -55,6 +57,7 @@ export interface GemmFlags {
 
 const subgroupK = memoKernel(subgroupGemmKernel);
 const tiledK = memoKernel(tiledGemmKernel);
+const transposeK = memoKernel(transposeKernel);
 
 interface Placed {
   offset: number;
@@ -145,29 +148,75 @@ export function gemm(ctx: GpuContext, a: BufferRange, b: BufferRange, out: Buffe
     strideA: A.stride, strideB: B.stride, strideC: C.stride,
     alpha,
   };
-  const kernelFlags = { transA, transB, accumulate };
   const S = ctx.subgroupSize;
-  if (S) {
-    const four = (...xs: number[]) => xs.every((x) => x % 4 === 0);
-    const vecC = out.size % 16 === 0 && four(N, C.offset, C.ld, batch > 1 ? C.stride : 0);
-    // vec4 reads of B need 4-aligned rows (columns when transposed); the last vec4 of a row may
-    // reach past its end up to the next multiple of 4, which must still lie inside the range.
-    const rowLength = transB ? K : N;
-    const vecB =
-      K > 0 && b.size % 16 === 0 && four(B.offset, B.ld, batch > 1 ? B.stride : 0) &&
-      extent(B, batch, Math.ceil(rowLength / 4) * 4) * 4 <= b.size;
-    const bLoad = !vecB || (transB && S % 4 !== 0) ? 'scalar' : transB ? 'vecK' : 'vecN';
-    // 16 columns per invocation instead of 8 when N is wide enough to fill them: fewer A loads and
-    // shuffles per FMA. On lavapipe that measured 2-10% faster on the bmm target (K = 64), 0-25%
-    // on 4096×64×4096 and a tie at 1024³; at N = 32 or 64 it was 1.5-1.9× slower (idle lanes).
-    // Subgroups smaller than 8 (SwiftShader, Chromium's software WebGPU, has 4): 8×8 register
-    // tiles. SwiftShader takes minutes to compile the 16×8 and 16×16 tiles, or loses the device.
-    const small = S < 8;
-    const tn = !small && bLoad === 'vecN' && N > 64 ? 16 : 8;
-    ctx.run(subgroupK({ subgroupSize: S, bLoad, vecC, ...kernelFlags, tn, ...(small ? { tm: 8 } : {}) }), [a, b, out], uniforms);
-  } else {
-    ctx.run(tiledK(kernelFlags), [a, b, out], uniforms);
+  if (!S) {
+    ctx.run(tiledK({ transA, transB, accumulate }), [a, b, out], uniforms);
+    return;
   }
+  if (transB && M >= TRANSPOSE_B_MIN_ROWS && K > 0) {
+    // op(B) copied once into a row-major [K, N rounded up to 4] array per batch: the register-tile
+    // kernel then reads it as vec4 rows (consecutive lanes, consecutive addresses). The copy costs
+    // one pass over B, the transposed read about half the GEMM's speed (1024³: 10 vs 21 GFLOP/s).
+    const batchB = B.stride === 0 ? 1 : batch;
+    const ldb = Math.ceil(N / 4) * 4;
+    const copy = Storage.alloc(ctx, batchB * K * ldb);
+    try {
+      ctx.run(transposeK(), [b, copy.range], {
+        rows: N, cols: K, ld: B.ld, off: B.offset, stride: B.stride, batch: batchB,
+        rows4: ldb / 4, cols4: Math.ceil(K / 4), rowsPad: ldb,
+      });
+      const rowMajor = { ...uniforms, ldb, offB: 0, strideB: batchB === 1 ? 0 : K * ldb };
+      runSubgroupGemm(ctx, S, a, copy.range, out, rowMajor, { transA, transB: false, accumulate }, 'vecN');
+    } finally {
+      copy.release();
+    }
+    return;
+  }
+  // vec4 reads of B need 4-aligned rows (columns when transposed); the last vec4 of a row may
+  // reach past its end up to the next multiple of 4, which must still lie inside the range.
+  const four = (...xs: number[]) => xs.every((x) => x % 4 === 0);
+  const rowLength = transB ? K : N;
+  const vecB =
+    K > 0 && b.size % 16 === 0 && four(B.offset, B.ld, batch > 1 ? B.stride : 0) &&
+    extent(B, batch, Math.ceil(rowLength / 4) * 4) * 4 <= b.size;
+  const bLoad = !vecB || (transB && S % 4 !== 0) ? 'scalar' : transB ? 'vecK' : 'vecN';
+  runSubgroupGemm(ctx, S, a, b, out, uniforms, { transA, transB, accumulate }, bLoad);
+}
+
+/**
+ * A transposed B (op(B) = Bᵀ) is copied into row-major form first when op(A) has at least this
+ * many rows: below that, the copy (a pass over B) costs more than the faster reads save.
+ */
+export const TRANSPOSE_B_MIN_ROWS = 32;
+
+type GemmUniforms = Record<'M' | 'N' | 'K' | 'batch' | 'lda' | 'ldb' | 'ldc' | 'offA' | 'offB' | 'offC' | 'strideA' | 'strideB' | 'strideC' | 'alpha', number>;
+
+/** The register-tile kernel with subgroup shuffles, its tile chosen for the shape. */
+function runSubgroupGemm(
+  ctx: GpuContext,
+  S: number,
+  a: BufferRange,
+  b: BufferRange,
+  out: BufferRange,
+  u: GemmUniforms,
+  kernelFlags: Required<Omit<GemmFlags, 'alpha'>>,
+  bLoad: BLoad,
+): void {
+  const four = (...xs: number[]) => xs.every((x) => x % 4 === 0);
+  const vecC = out.size % 16 === 0 && four(u.N, u.offC, u.ldc, u.batch > 1 ? u.strideC : 0);
+  // 16 columns per invocation instead of 8 when N is wide enough to fill them: fewer A loads and
+  // shuffles per FMA. On lavapipe that measured 2-10% faster on the bmm target (K = 64), 0-25%
+  // on 4096×64×4096 and a tie at 1024³; at N = 32 or 64 it was 1.5-1.9× slower (idle lanes).
+  // Subgroups smaller than 8 (SwiftShader, Chromium's software WebGPU, has 4): 8×8 register
+  // tiles. SwiftShader takes minutes to compile the 16×8 and 16×16 tiles, or loses the device.
+  // Small products: a workgroup whose rows or columns lie mostly past the matrix still costs
+  // lavapipe most of a full one, so the tile shrinks to the matrix: 4 columns per invocation when
+  // S·4 covers N, and no more subgroups than M needs (128×(32×32·32×32): 1.2 → 0.77 ms).
+  const small = S < 8;
+  const tm = small ? 8 : 16;
+  const tn = !small && bLoad === 'vecN' && u.N > 64 ? 16 : !small && u.N <= 4 * S ? 4 : 8;
+  const wy = Math.max(1, Math.min(Math.floor(64 / S), Math.ceil(u.M / tm)));
+  ctx.run(subgroupK({ subgroupSize: S, bLoad, vecC, ...kernelFlags, tm, tn, wy }), [a, b, out], u);
 }
 
 /** [batch, rows, cols] of a stored operand (a 2-D tensor is one matrix). */

@@ -14,6 +14,7 @@ import { BufferPool, type PoolStats } from './buffer-pool';
 import { BufferUsage, MapMode } from './gpu-constants';
 import { PipelineCache, type CompiledKernel } from './pipeline-cache';
 import { packUniforms } from './uniforms';
+import { awaitGpu } from './waiting';
 
 /** A byte range of a GPU buffer: what a kernel binding, a copy or a readback works on. */
 export interface BufferRange {
@@ -207,7 +208,7 @@ export class GpuContext {
     this.commandEncoder().copyBufferToBuffer(src.buffer, src.offset, target, 0, src.size);
     this.flush();
     try {
-      await target.mapAsync(MapMode.READ, 0, src.size);
+      await awaitGpu(target.mapAsync(MapMode.READ, 0, src.size));
     } catch (error) {
       await this.checkErrors();
       throw error;
@@ -247,7 +248,7 @@ export class GpuContext {
   async sync(): Promise<void> {
     this.throwIfFailed();
     this.flush();
-    await this.queue.onSubmittedWorkDone();
+    await awaitGpu(this.queue.onSubmittedWorkDone());
     await this.checkErrors();
   }
 
@@ -256,7 +257,7 @@ export class GpuContext {
     const checks = this.pendingChecks;
     this.pendingChecks = [];
     // Report the earliest problem first: a kernel that failed to compile explains the batch errors after it.
-    const first = (await Promise.all(checks)).find((message) => message !== null);
+    const first = (await awaitGpu(Promise.all(checks))).find((message) => message !== null);
     if (first) this.failure ??= new Error(first);
     this.throwIfFailed();
   }

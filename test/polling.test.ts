@@ -1,0 +1,74 @@
+// The Node entry's polling (lib/node-polling.ts): while the library awaits the GPU, Dawn's native
+// device ticks sleep between polls instead of spinning a core; JavaScript callbacks and ticks
+// outside a wait are never delayed. Sleeps are checked from below only (Atomics.wait never
+// returns early), undelayed calls against a bound 10× the sleep under test.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { gpuWait, randn, bmm } from '../lib/index';
+import { installPolling } from '../lib/node-polling';
+import { ctx } from './helpers/gpu';
+
+const SLEEP_MS = 20;
+
+/** Milliseconds that one setImmediate call itself takes (the sleep happens before queueing). */
+function callTime(callback: () => void): number {
+  const t0 = performance.now();
+  const handle = setImmediate(callback);
+  const ms = performance.now() - t0;
+  clearImmediate(handle);
+  return ms;
+}
+
+test('a native tick sleeps while the library waits; JavaScript callbacks and ticks outside waits do not', () => {
+  const restore = installPolling({ spinMs: 0, sleepFraction: 1, maxSleepMs: SLEEP_MS });
+  const saved = { ...gpuWait };
+  const native = Math.random; // a native function, like Dawn's tick callback
+  try {
+    gpuWait.active = 1;
+    gpuWait.since = performance.now() - 10 * SLEEP_MS;
+    const slept = callTime(native);
+    assert.ok(slept >= SLEEP_MS - 1, `native tick during a wait took ${slept.toFixed(2)} ms, expected a ${SLEEP_MS} ms sleep`);
+    const js = callTime(() => {});
+    assert.ok(js < SLEEP_MS / 2, `a JavaScript callback was delayed ${js.toFixed(2)} ms`);
+    gpuWait.active = 0;
+    const idle = callTime(native);
+    assert.ok(idle < SLEEP_MS / 2, `a native tick outside a wait was delayed ${idle.toFixed(2)} ms`);
+  } finally {
+    Object.assign(gpuWait, saved);
+    restore();
+  }
+});
+
+test('restoring puts the previous setImmediate back', () => {
+  const before = globalThis.setImmediate;
+  const restore = installPolling();
+  assert.is.not(globalThis.setImmediate, before);
+  restore();
+  assert.is(globalThis.setImmediate, before);
+});
+
+test('readback marks the wait while it is pending and ends it after; a refused read leaves no wait behind', async () => {
+  assert.is(gpuWait.active, 0);
+  const a = randn([4, 64, 64]);
+  const c = bmm(a, a);
+  const pending = c.toArray();
+  const during = gpuWait.active;
+  await pending;
+  await ctx.sync();
+  assert.is(gpuWait.active, 0);
+  assert.ok(during >= 1, 'toArray marks a wait before it resolves');
+  const b = randn([8]);
+  b.dispose();
+  let failed = false;
+  try {
+    await b.toArray();
+  } catch {
+    failed = true;
+  }
+  assert.ok(failed, 'read of a disposed tensor fails');
+  c.dispose();
+  assert.is(gpuWait.active, 0);
+  a.dispose();
+});
+
+test.run();
