@@ -3,6 +3,7 @@
 import { build } from 'esbuild';
 import { fileURLToPath } from 'node:url';
 import { create, globals } from 'webgpu';
+import { awaitGpu } from '../lib/node';
 import { median, type Prepared, type TfModule, type TimingOptions } from './harness';
 
 let tfPromise: Promise<TfModule> | null = null;
@@ -43,12 +44,16 @@ export function loadTfjs(): Promise<TfModule> {
   return tfPromise;
 }
 
-/** Waits for the tfjs backend's GPU work without reading data back. */
+/**
+ * Waits for the tfjs backend's GPU work without reading data back. The wait is marked as ours
+ * (lib/runtime/waiting.ts) so that Dawn's ticks sleep during it exactly as during our own waits
+ * (lib/node-polling.ts): both libraries are timed with the same waiting.
+ */
 async function tfSync(tf: TfModule): Promise<void> {
   const backend = tf.backend();
   backend.endComputePassEncoder();
   if (backend.commandEncoder) backend.submitQueue(); // nothing recorded since the last submit: no encoder
-  await backend.device.queue.onSubmittedWorkDone();
+  await awaitGpu(backend.device.queue.onSubmittedWorkDone());
 }
 
 function disposeResult(tf: TfModule, result: unknown): void {

@@ -23,7 +23,7 @@ export { init } from './init';
 export type { InitOptions } from './init';
 export { GpuContext } from './runtime/context';
 /** When the library awaits the GPU: read by the Node entry's polling (lib/node-polling.ts). */
-export { gpuWait } from './runtime/waiting';
+export { gpuWait, awaitGpu } from './runtime/waiting';
 export type { BufferRange, ContextOptions, ContextStats, AdapterDescription } from './runtime/context';
 export { requestContext, NO_ADAPTER_HELP } from './runtime/device';
 export type { RequestOptions } from './runtime/device';

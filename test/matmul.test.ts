@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import { bmm, fromArray, liveTensorCount, matmul, type KernelSpec, type Tensor } from '../lib/index';
 import { refGemm, refMatmul, refMatmulBackward, type RefArray, type RefGemmDims } from '../lib/cpu/index';
-import { gemm, TRANSPOSE_B_MIN_ROWS } from '../lib/ops/matmul';
+import { gemm, splitKFor, TRANSPOSE_B_MIN_ROWS } from '../lib/ops/matmul';
 import { rangeOf } from '../lib/ops/util';
 import { assertClose, assertThrows, type Tolerance } from './helpers/assert';
 import { caseGenerator, checkOp, randomArray } from './helpers/check';
@@ -63,6 +63,9 @@ const SHAPES: [number, number, number][] = [
   [3, 5, 130],
   [33, 9, 132], // N > 64 and a multiple of 4: 16 columns per invocation on the subgroup path
   [17, 16, 68],
+  [7, 1024, 9], // split-K: 4 chunks of 256
+  [40, 771, 33], // split-K: 3 chunks of 257 (odd), transposed B copied
+  [5, 1031, 6], // K prime: no split
 ];
 
 function stored(M: number, K: number, N: number, transA: boolean, transB: boolean): [number[], number[]] {
@@ -70,6 +73,26 @@ function stored(M: number, K: number, N: number, transA: boolean, transB: boolea
 }
 
 const refOf = (data: Float32Array, shape: number[]): RefArray => ({ data: Float64Array.from(data), shape });
+
+test('split-K plan: long reductions over few output tiles, in equal chunks of at least 256', () => {
+  const cases: [number, number, number, number][] = [
+    // [M, N, K, splits] with subgroups of 8 (tiles of 64 rows × 64 columns)
+    [64, 64, 4096, 8],
+    [7, 9, 1024, 4],
+    [40, 33, 771, 3],
+    [6, 10, 1200, 4],
+    [5, 6, 1031, 1], // prime K
+    [64, 64, 511, 1], // too short
+    [512, 512, 4096, 1], // 64 tiles already
+  ];
+  for (const [M, N, K, splits] of cases) {
+    const got = splitKFor(8, M, N, K);
+    if (got !== splits) throw new Error(`splitKFor(8, ${M}, ${N}, ${K}) = ${got}, expected ${splits}`);
+  }
+  if (splitKFor(8, 64, 64, 4096, 2) !== 1) throw new Error('a batched product was split');
+  if (splitKFor(8, 64, 64, 4096, 1, true) !== 1) throw new Error('an accumulating product was split');
+  if (splitKFor(8, 64, 64, 4096, 1, false, { offset: 4, ld: 64 }) !== 1) throw new Error('a product into an offset C was split');
+});
 
 for (const path of PATHS) {
   test(`matmul forward (${path.name} kernel): sizes 1, primes, tile multiples ± 1, all four transposes`, async () => {
@@ -84,10 +107,13 @@ for (const path of PATHS) {
           const b = fromArray(hb, sb);
           let c: Tensor | undefined;
           const names = kernelsRun(() => (c = matmul(a, b, flags)));
-          // on the subgroup path a transposed B is first copied row-major when M is large enough
+          // on the subgroup path a transposed B is first copied row-major when M is large enough,
+          // and a long K over few output tiles is split, the partial products summed at the end
           const copied = path.subgroups && flags.transB && M >= TRANSPOSE_B_MIN_ROWS;
-          const ok = names.length === (copied ? 2 : 1) && (!copied || names[0] === 'transpose') && names.at(-1)!.startsWith(path.kernel);
-          if (!ok) throw new Error(`expected ${copied ? 'transpose, ' : ''}one ${path.kernel} dispatch, got ${names}`);
+          const split = path.subgroups && splitKFor(ctx.subgroupSize!, M, N, K) > 1;
+          const kernels = [...(copied ? ['transpose'] : []), path.kernel, ...(split ? ['reduce.sum.columns'] : [])];
+          const ok = names.length === kernels.length && names.every((n, i) => n.startsWith(kernels[i]!));
+          if (!ok) throw new Error(`expected ${kernels}, got ${names}`);
           const expected = refMatmul(refOf(ha, sa), refOf(hb, sb), flags);
           assertClose(await c!.toArray(), expected.data, tol(K), `matmul ${M}x${K}x${N} ${JSON.stringify(flags)}`);
           if (c!.shape.join() !== [M, N].join()) throw new Error(`matmul output shape [${c!.shape}], expected [${M}, ${N}]`);
@@ -250,6 +276,8 @@ for (const path of PATHS) {
         // M ≥ TRANSPOSE_B_MIN_ROWS: with transB, B is first copied row-major (from strided, offset views)
         { name: 'tall, nothing aligned', batch: 3, M: 33, N: 10, K: 7, ld: [(n) => n + 3, (n) => n + 1, (n) => n + 2], off: [1, 3, 2], extra: 3, bcast: '' },
         { name: 'tall, broadcast B', batch: 2, M: 41, N: 13, K: 6, ld: [(n) => n, (n) => n + 2, (n) => n], off: [0, 5, 0], extra: 0, bcast: 'B' },
+        // one deep product into a dense C: split-K (4 chunks of 300) from strided, offset A and B
+        { name: 'deep K, split', batch: 1, M: 6, N: 10, K: 1200, ld: [(n) => n + 3, (n) => n + 1, (n) => n], off: [2, 3, 0], extra: 0, bcast: '' },
       ];
       for (const L of layouts) {
         for (const flags of TRANSPOSES) {
@@ -288,10 +316,13 @@ for (const path of PATHS) {
             const hc = fill(nC, M, N, d.ldc, d.offsetC, d.strideC, batch, 12345);
             const [a, b, c] = [fromArray(ha), fromArray(hb), fromArray(hc)];
             const names = kernelsRun(() => gemm(ctx, rangeOf(a), rangeOf(b), rangeOf(c), d, { ...flags, ...extra }));
-            // on the subgroup path a transposed B is first copied row-major when M is large enough
+            // on the subgroup path a transposed B is first copied row-major when M is large enough,
+            // and a long K over few output tiles is split, the partial products summed at the end
             const copied = path.subgroups && flags.transB && M >= TRANSPOSE_B_MIN_ROWS;
-            const ok = names.length === (copied ? 2 : 1) && (!copied || names[0] === 'transpose') && names.at(-1)!.startsWith(path.kernel);
-            if (!ok) throw new Error(`expected ${copied ? 'transpose, ' : ''}one ${path.kernel} dispatch, got ${names}`);
+            const split = path.subgroups && splitKFor(ctx.subgroupSize!, M, N, K, batch, extra.accumulate, { offset: d.offsetC, ld: d.ldc }) > 1;
+            const kernels = [...(copied ? ['transpose'] : []), path.kernel, ...(split ? ['reduce.sum.columns'] : [])];
+            const ok = names.length === kernels.length && names.every((n, i) => n.startsWith(kernels[i]!));
+            if (!ok) throw new Error(`expected ${kernels}, got ${names}`);
             const expected = Float64Array.from(hc);
             refGemm(ha, hb, expected, d, { ...flags, ...extra });
             assertClose(await c.toArray(), expected, tol(K), `gemm ${L.name} ${JSON.stringify(flags)} ${JSON.stringify(extra)}`);

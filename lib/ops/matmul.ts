@@ -8,6 +8,7 @@
 import { subgroupGemmKernel, type BLoad } from '../../kernels/matmul';
 import { tiledGemmKernel } from '../../kernels/matmul-tiled';
 import { transposeKernel } from '../../kernels/transpose';
+import { reduceColumnsKernel } from '../../kernels/reduce';
 import { record } from '../autograd';
 import type { BufferRange, GpuContext } from '../runtime/context';
 import { Storage } from '../storage';
@@ -58,6 +59,7 @@ export interface GemmFlags {
 const subgroupK = memoKernel(subgroupGemmKernel);
 const tiledK = memoKernel(tiledGemmKernel);
 const transposeK = memoKernel(transposeKernel);
+const sumColumnsK = memoKernel(reduceColumnsKernel);
 
 interface Placed {
   offset: number;
@@ -153,6 +155,27 @@ export function gemm(ctx: GpuContext, a: BufferRange, b: BufferRange, out: Buffe
     ctx.run(tiledK({ transA, transB, accumulate }), [a, b, out], uniforms);
     return;
   }
+  const splits = splitKFor(S, M, N, K, batch, accumulate, C);
+  if (splits > 1) {
+    // Split-K: `splits` partial products as a batch (each over K / splits of the reduction,
+    // alpha applied), then one pass summing them into C.
+    const chunk = K / splits;
+    const partials = Storage.alloc(ctx, splits * M * N);
+    try {
+      gemm(ctx, a, b, partials.range, {
+        batch: splits, M, N, K: chunk,
+        lda: A.ld, ldb: B.ld, ldc: N,
+        offsetA: A.offset, offsetB: B.offset, offsetC: 0,
+        strideA: transA ? chunk * A.ld : chunk,
+        strideB: transB ? chunk : chunk * B.ld,
+        strideC: M * N,
+      }, { transA, transB, alpha });
+      ctx.run(sumColumnsK('sum'), [partials.range, out], { outer: 1, r: splits, inner: M * N, scale: 1 });
+    } finally {
+      partials.release();
+    }
+    return;
+  }
   if (transB && M >= TRANSPOSE_B_MIN_ROWS && K > 0) {
     // op(B) copied once into a row-major [K, N rounded up to 4] array per batch: the register-tile
     // kernel then reads it as vec4 rows (consecutive lanes, consecutive addresses). The copy costs
@@ -182,6 +205,25 @@ export function gemm(ctx: GpuContext, a: BufferRange, b: BufferRange, out: Buffe
   const bLoad = !vecB || (transB && S % 4 !== 0) ? 'scalar' : transB ? 'vecK' : 'vecN';
   runSubgroupGemm(ctx, S, a, b, out, uniforms, { transA, transB, accumulate }, bLoad);
 }
+
+/**
+ * Split-K for a single product with few output tiles and a long reduction (64×4096×64 fills one
+ * workgroup, so one of lavapipe's threads): as many equal chunks of K, each at least
+ * SPLIT_K_MIN_CHUNK long, as bring the tiles up to SPLIT_K_TARGET_TILES (on lavapipe 2 chunks
+ * already gave the whole gain there, 2.0 → 1.35 ms; more keep a many-core device busy). Only
+ * where C is one dense matrix at the start of its range and is overwritten (the partial sums are
+ * added into it by one dense pass). 1: no split.
+ */
+export function splitKFor(S: number, M: number, N: number, K: number, batch = 1, accumulate = false, C: Pick<Placed, 'offset' | 'ld'> = { offset: 0, ld: N }): number {
+  if (batch !== 1 || accumulate || C.offset !== 0 || C.ld !== N) return 1;
+  const tiles = Math.ceil(M / 64) * Math.ceil(N / (S * 8));
+  const desired = Math.min(Math.ceil(SPLIT_K_TARGET_TILES / tiles), Math.floor(K / SPLIT_K_MIN_CHUNK));
+  for (let s = desired; s > 1; s--) if (K % s === 0) return s;
+  return 1;
+}
+
+const SPLIT_K_TARGET_TILES = 8;
+const SPLIT_K_MIN_CHUNK = 256;
 
 /**
  * A transposed B (op(B) = Bᵀ) is copied into row-major form first when op(A) has at least this
