@@ -155,6 +155,11 @@ export function gemm(ctx: GpuContext, a: BufferRange, b: BufferRange, out: Buffe
     ctx.run(tiledK({ transA, transB, accumulate }), [a, b, out], uniforms);
     return;
   }
+  if (batch > 1 && B.stride === 0 && !transA && A.stride === M * A.ld && C.stride === M * C.ld) {
+    // One B for every batch, A and C batches stacked row after row: one product of batch·M rows.
+    gemm(ctx, a, b, out, { M: batch * M, N, K, lda: A.ld, ldb: B.ld, ldc: C.ld, offsetA: A.offset, offsetB: B.offset, offsetC: C.offset }, flags);
+    return;
+  }
   const splits = splitKFor(S, M, N, K, batch, accumulate, C);
   if (splits > 1) {
     // Split-K: `splits` partial products as a batch (each over K / splits of the reduction,
