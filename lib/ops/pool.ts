@@ -65,7 +65,9 @@ export function maxPool2d(x: Tensor, options: MaxPoolOptions): Tensor {
   const wantGrad = isGradEnabled() && x.requiresGrad;
   const indices = wantGrad ? emptyTensor(ctx, outShape) : null;
   const geometry = { h, w, ho, wo, kh, kw, sh, sw, ph, pw };
-  ctx.run(maxPoolK(wantGrad), [x, y, ...(indices ? [indices] : [])].map(rangeOf), { planes: n * c, ...geometry });
+  // ResNet's 3×3 window compiled in (loops unrolled); any other size reads it from the uniforms
+  const window: [number, number] | null = kh === 3 && kw === 3 ? [3, 3] : null;
+  ctx.run(maxPoolK(wantGrad, window), [x, y, ...(indices ? [indices] : [])].map(rangeOf), { planes: n * c, ...geometry });
   if (!indices) return y;
   const result = record(
     op,
