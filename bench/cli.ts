@@ -3,8 +3,8 @@
 // Suites live in bench/suites/; each exports `cases(options)` returning BenchCase[].
 import { parseArgs } from 'node:util';
 import { initNode, shutdown, winogradSettings } from '../lib/node';
-import { adapterName, printTable, row, timeOurs, type BenchCase, type BenchRow, type TfModule } from './harness';
-import { loadTfjs, shutdownTfjs, tfjsAdapter, timeTfjs } from './tfjs';
+import { adapterName, ourRunner, printTable, row, timeRunners, type BenchCase, type BenchRow, type TfModule } from './harness';
+import { loadTfjs, shutdownTfjs, tfjsAdapter, tfjsRunner } from './tfjs';
 import { timeTorch, torchAvailable, type TorchTiming } from './torch';
 
 type Suite = { cases(options: { quick: boolean }): BenchCase[] | Promise<BenchCase[]> };
@@ -76,14 +76,16 @@ try {
     const torchSpecs = cases.flatMap((c) => (c.torch ? [c.torch] : []));
     const torchTimes = withTorch && torchSpecs.length ? timeTorch(torchSpecs, timing) : new Map<string, TorchTiming>();
     for (const c of cases) {
+      // with a peer, both are prepared and timed in alternation (harness.ts, timeRunners)
       const prepared = c.ours(ctx);
-      const ours = row(c, 'ours', adapter, await timeOurs(ctx, prepared, timing));
+      const theirs = tf && c.tfjs ? c.tfjs(tf) : null;
+      const [oursTime, theirTime] = await timeRunners([ourRunner(ctx, prepared), ...(theirs ? [tfjsRunner(tf, theirs)] : [])], timing);
       prepared.dispose();
+      theirs?.dispose();
+      const ours = row(c, 'ours', adapter, oursTime!);
       emit(ours);
-      if (tf && c.tfjs) {
-        const theirs = c.tfjs(tf);
-        const t = row(c, 'tfjs-webgpu', tfjsAdapter(tf), await timeTfjs(tf, theirs, timing));
-        theirs.dispose();
+      if (theirTime) {
+        const t = row(c, 'tfjs-webgpu', tfjsAdapter(tf), theirTime);
         emit(t);
         const ratio = t.ms / ours.ms;
         if (values.json) console.log(JSON.stringify({ bench: c.bench, shape: c.shape, ratio: Number(ratio.toFixed(2)), adapter }));

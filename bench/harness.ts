@@ -1,7 +1,8 @@
 // Benchmark harness: each case prepares its inputs once, then its `run` records the GPU work of one
 // repetition. We warm up (the first run compiles pipelines), then time repeats with the wall clock
 // from the first command to `onSubmittedWorkDone` and report the median; where the adapter has
-// timestamp queries we also report the median GPU time of the compute passes.
+// timestamp queries we also report the median GPU time of the compute passes. In a comparison the
+// peers' repeats alternate (timeRunners).
 import type { GpuContext } from '../lib/index';
 import { scope } from '../lib/index';
 
@@ -64,27 +65,58 @@ export function withoutSubgroups<T>(ctx: GpuContext, fn: () => T): T {
   }
 }
 
-export async function timeOurs(ctx: GpuContext, p: Prepared, o: TimingOptions): Promise<{ ms: number; gpuMs?: number }> {
-  const once = () => scope(() => void p.run());
-  for (let i = 0; i < o.warmup; i++) {
-    once();
-    await ctx.sync();
-  }
-  const wall: number[] = [];
-  const gpu: number[] = [];
+export interface Timed {
+  ms: number;
+  gpuMs?: number;
+}
+
+/** One implementation's way to run a prepared case: untimed, or timed once. */
+export interface Runner {
+  warm(): Promise<void>;
+  once(): Promise<Timed>;
+}
+
+/** Our library: wall clock from the first command to the end of the GPU work, plus GPU time where the adapter has timestamp queries. */
+export function ourRunner(ctx: GpuContext, p: Prepared): Runner {
+  const run = () => scope(() => void p.run());
+  return {
+    async warm() {
+      run();
+      await ctx.sync();
+    },
+    async once() {
+      await ctx.sync();
+      const timed = ctx.startGpuTimer();
+      const t0 = performance.now();
+      run();
+      await ctx.sync();
+      const ms = performance.now() - t0;
+      const gpuMs = timed ? await ctx.stopGpuTimer() : null;
+      return gpuMs === null ? { ms } : { ms, gpuMs };
+    },
+  };
+}
+
+/**
+ * Warms every runner up, then times them in alternation, one run each per round, and returns each
+ * one's medians: the peers of a comparison see the same machine state (on a shared 2-core machine
+ * the times of one case drift by tens of percent within a minute, which skewed the ratios when each
+ * peer ran all its repeats in a row).
+ */
+export async function timeRunners(runners: Runner[], o: TimingOptions): Promise<Timed[]> {
+  for (const r of runners) for (let i = 0; i < o.warmup; i++) await r.warm();
+  const times: Timed[][] = runners.map(() => []);
   for (let i = 0; i < o.repeats; i++) {
-    await ctx.sync();
-    const timed = ctx.startGpuTimer();
-    const t0 = performance.now();
-    once();
-    await ctx.sync();
-    wall.push(performance.now() - t0);
-    if (timed) {
-      const g = await ctx.stopGpuTimer();
-      if (g !== null) gpu.push(g);
-    }
+    for (const [j, r] of runners.entries()) times[j]!.push(await r.once());
   }
-  return { ms: median(wall), ...(gpu.length ? { gpuMs: median(gpu) } : {}) };
+  return times.map((ts) => {
+    const gpu = ts.flatMap((t) => (t.gpuMs === undefined ? [] : [t.gpuMs]));
+    return { ms: median(ts.map((t) => t.ms)), ...(gpu.length ? { gpuMs: median(gpu) } : {}) };
+  });
+}
+
+export async function timeOurs(ctx: GpuContext, p: Prepared, o: TimingOptions): Promise<Timed> {
+  return (await timeRunners([ourRunner(ctx, p)], o))[0]!;
 }
 
 export function row(c: BenchCase, impl: string, adapter: string, t: { ms: number; gpuMs?: number }): BenchRow {

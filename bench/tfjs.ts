@@ -4,7 +4,7 @@ import { build } from 'esbuild';
 import { fileURLToPath } from 'node:url';
 import { create, globals } from 'webgpu';
 import { awaitGpu } from '../lib/node';
-import { median, type Prepared, type TfModule, type TimingOptions } from './harness';
+import type { Prepared, Runner, TfModule } from './harness';
 
 let tfPromise: Promise<TfModule> | null = null;
 
@@ -60,22 +60,24 @@ function disposeResult(tf: TfModule, result: unknown): void {
   if (result) tf.dispose(result as never);
 }
 
-export async function timeTfjs(tf: TfModule, p: Prepared, o: TimingOptions): Promise<{ ms: number }> {
-  for (let i = 0; i < o.warmup; i++) {
-    const r = p.run();
-    await tfSync(tf);
-    disposeResult(tf, r);
-  }
-  const wall: number[] = [];
-  for (let i = 0; i < o.repeats; i++) {
-    await tfSync(tf);
-    const t0 = performance.now();
-    const r = p.run();
-    await tfSync(tf);
-    wall.push(performance.now() - t0);
-    disposeResult(tf, r);
-  }
-  return { ms: median(wall) };
+/** TensorFlow.js: wall clock from the first op to the end of its GPU work; the tensors made are disposed after. */
+export function tfjsRunner(tf: TfModule, p: Prepared): Runner {
+  return {
+    async warm() {
+      const r = p.run();
+      await tfSync(tf);
+      disposeResult(tf, r);
+    },
+    async once() {
+      await tfSync(tf);
+      const t0 = performance.now();
+      const r = p.run();
+      await tfSync(tf);
+      const ms = performance.now() - t0;
+      disposeResult(tf, r);
+      return { ms };
+    },
+  };
 }
 
 export function tfjsAdapter(tf: TfModule): string {

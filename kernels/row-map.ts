@@ -58,7 +58,19 @@ fn row_param(r: u32, base: u32) -> vec4<f32> {
 ${rowMain(c)}
   let q0 = row_param(row, base);
   ${narrow ? '' : 'let q1 = row_param(min(row + 1u, p.rows - 1u), base);'}
-  for (var v = (base + 3u) / 4u + lid; v * 4u < end; v += LANES) {
+  ${narrow ? 'for (var v = (base + 3u) / 4u + lid; v * 4u < end; v += LANES) {' : `// the vec4s wholly inside the row take this row's values in every component
+  let last = end / 4u;
+  for (var v = (base + 3u) / 4u + lid; v < last; v += LANES) {
+    let i = vec4<u32>(v * 4u) + vec4<u32>(0u, 1u, 2u, 3u);
+    let a = vec4<f32>(q0.x);
+    let b = vec4<f32>(q0.y);
+    let c = vec4<f32>(q0.z);
+    let d = vec4<f32>(q0.w);
+    out[v] = ${o.expr};
+  }
+  // the vec4 this row shares with the next, if any (its first element is in this row)
+  if (lid == 0u && last * 4u < end) {
+    let v = last;`}
     let i = vec4<u32>(v * 4u) + vec4<u32>(0u, 1u, 2u, 3u);
     ${params}
     let a = vec4<f32>(q[0].x, q[1].x, q[2].x, q[3].x);
