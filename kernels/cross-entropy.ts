@@ -16,7 +16,7 @@
 // Layout, lanes and edges: kernels/rows.ts.
 import { rowMapKernel } from './row-map';
 import { configKey, ROW_UNIFORMS, rowDispatch, rowMain, rowPrelude, VEC4, type RowConfig } from './rows';
-import { ONLINE_MAX_SUM } from './softmax';
+import { onlineMaxSum } from './softmax';
 import type { KernelSpec, UniformField } from './spec';
 
 /** WGSL statements for row `r`: `ok` (its label is a valid class) and `col` (the label, or 0). */
@@ -37,7 +37,7 @@ export function crossEntropyForwardKernel(c: RowConfig): KernelSpec {
   ];
   const code = /* wgsl */ `${rowPrelude(c, ROW_UNIFORMS, bindings)}
 ${rowMain(c)}
-${ONLINE_MAX_SUM}
+${onlineMaxSum(false)}
   if (lid == 0u) {
 ${LABEL('row')}
     let hot = base + col;

@@ -33,16 +33,19 @@ function onlineStep(xv: string, mask: string | null): string {
 /**
  * WGSL statements (inside main, after rowMain) for the online pass over the row of the vec4 array
  * `x`: defines `mx` (the row max) and `total` (Σ exp(x − mx)), the same in every lane.
- * Rows of 8 or more: the vec4s wholly inside the row are read two per step, unmasked (one rescale
- * exp per 8 values instead of per 4; softmax 64×65537's reduction measured 2.25 → see RESULTS),
- * and the at most two vec4s the row shares with its neighbours are added masked, by lanes 0 and
- * LANES − 1. Shorter rows: every vec4 masked.
+ * `pairs` (softmax, log-softmax): in rows of 8 or more, the vec4s wholly inside the row are read two
+ * per step, unmasked (one rescale exp per 8 values instead of per 4: softmax 64×65537's reduction
+ * 2.25 → 1.87 ms), and the at most two vec4s the row shares with its neighbours are added masked, by
+ * lanes 0 and LANES − 1. Without (cross-entropy, and rows under 8): every vec4 masked, one per step.
+ * Cross-entropy keeps the one-per-step order on purpose: it is a negligible share of a MoCo step,
+ * and its rounding steers the trainer's runs (README, "Training"), whose measured results are
+ * kept comparable across versions.
  */
-export const ONLINE_MAX_SUM = /* wgsl */ `
-  var m = LOWEST;
-  var s = 0.0;
-  if (p.cols < 8u) {
-    ${FOR_ROW_VEC4} ${onlineStep('x[v]', 'row_mask(v, base, end)')}
+export function onlineMaxSum(pairs: boolean): string {
+  const masked = `${FOR_ROW_VEC4} ${onlineStep('x[v]', 'row_mask(v, base, end)')}`;
+  const loop = pairs
+    ? /* wgsl */ `if (p.cols < 8u) {
+    ${masked}
   } else {
     let first = (base + 3u) / 4u; // the vec4s [first, last) lie wholly inside the row
     let last = end / 4u;
@@ -58,9 +61,15 @@ export const ONLINE_MAX_SUM = /* wgsl */ `
     if (v < last) ${onlineStep('x[v]', null)}
     if (lid == 0u && base % 4u != 0u) ${onlineStep('x[base / 4u]', 'row_mask(base / 4u, base, end)')}
     if (lid == LANES - 1u && end % 4u != 0u) ${onlineStep('x[last]', 'row_mask(last, base, end)')}
-  }
+  }`
+    : masked;
+  return /* wgsl */ `
+  var m = LOWEST;
+  var s = 0.0;
+  ${loop}
   let mx = lane_max(m, lid);
   let total = lane_sum(s * exp(m - mx), lid);`;
+}
 
 /** lse[row] = log Σ exp(x[row, :]). Bindings: x, lse. Uniforms: rows, cols. */
 export function logSumExpKernel(c: RowConfig): KernelSpec {
@@ -70,7 +79,7 @@ export function logSumExpKernel(c: RowConfig): KernelSpec {
   ];
   const code = /* wgsl */ `${rowPrelude(c, ROW_UNIFORMS, bindings)}
 ${rowMain(c)}
-${ONLINE_MAX_SUM}
+${onlineMaxSum(true)}
   if (lid == 0u) { lse[row] = mx + log(total); }
 }`;
   return {

@@ -104,10 +104,10 @@ export const PRESETS: Record<PresetName, Preset> = {
 
 /**
  * Defaults for the shipped 500-image sample (no --data). `npm run train` must finish in under 10
- * minutes on 2 cores with lavapipe (~18 images/s at 64 px) and still learn visibly, which the
- * 200-epoch recipe cannot: the run is cut to 18 epochs and, with mocov2, the recipe is adapted to
- * a short run on tiny images — a smaller batch (more steps), a higher lr, τ 0.1, a short queue,
- * milder crops and no blur (64 px images are soft already). Options given still win.
+ * minutes on 2 cores with lavapipe (~32 images/s at 64 px: 5 min in all) and still learn visibly,
+ * which the 200-epoch recipe cannot: the run is cut to 18 epochs and, with mocov2, the recipe is
+ * adapted to a short run on tiny images — a smaller batch (more steps), a higher lr, τ 0.1, a short
+ * queue, milder crops and no blur (64 px images are soft already). Options given still win.
  */
 export const SAMPLE_RECIPE = {
   epochs: 18,

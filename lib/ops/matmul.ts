@@ -84,8 +84,12 @@ function describe(d: Required<GemmDims>, f: GemmFlags): string {
 
 /**
  * C = alpha·op(A)·op(B) (+ C with `accumulate`) for `batch` matrices at strided places of the
- * three buffer ranges, in one dispatch. Picks the subgroup kernel when the context allows it
- * (vec4 access of B and C where they are 4-aligned), else the workgroup-tiled kernel.
+ * three buffer ranges. Without subgroups: one dispatch of the workgroup-tiled kernel. With them,
+ * the register-tile kernel (vec4 access of B and C where they are 4-aligned), in one dispatch
+ * except where a shape gains from a different plan:
+ * - a batch sharing one B, with A's and C's matrices stacked row after row: one product of batch·M rows;
+ * - one product with few output tiles and a long K: split-K (splitKFor), then one summing pass;
+ * - a transposed B when M ≥ TRANSPOSE_B_MIN_ROWS: B copied row-major first (kernels/transpose.ts).
  */
 export function gemm(ctx: GpuContext, a: BufferRange, b: BufferRange, out: BufferRange, dims: GemmDims, flags: GemmFlags = {}): void {
   const transA = flags.transA ?? false;
@@ -184,7 +188,8 @@ export function gemm(ctx: GpuContext, a: BufferRange, b: BufferRange, out: Buffe
   if (transB && M >= TRANSPOSE_B_MIN_ROWS && K > 0) {
     // op(B) copied once into a row-major [K, N rounded up to 4] array per batch: the register-tile
     // kernel then reads it as vec4 rows (consecutive lanes, consecutive addresses). The copy costs
-    // one pass over B, the transposed read about half the GEMM's speed (1024³: 10 vs 21 GFLOP/s).
+    // one pass over B; the transposed read made the GEMM up to 2× slower (1024³ transB: 139–155 ms
+    // that way, 100 ms with the copy, same run).
     const batchB = B.stride === 0 ? 1 : batch;
     const ldb = Math.ceil(N / 4) * 4;
     const copy = Storage.alloc(ctx, batchB * K * ldb);
