@@ -235,7 +235,8 @@ export class Trainer {
     const onSignal = (signal: string) => {
       if (this.stopRequested) process.exit(130);
       this.stopRequested = true;
-      log(`\n${signal}: finishing this step, saving a checkpoint, then stopping (again to quit at once)`);
+      // steps are queued on the GPU a log interval at a time; the signal is seen while one drains
+      log(`\n${signal}: finishing the queued steps (up to ${c.logEvery}), saving a checkpoint, then stopping (again to quit at once)`);
     };
     const handlers = { SIGINT: () => onSignal('SIGINT'), SIGTERM: () => onSignal('SIGTERM') };
     process.on('SIGINT', handlers.SIGINT);
