@@ -115,10 +115,6 @@ export async function timeRunners(runners: Runner[], o: TimingOptions): Promise<
   });
 }
 
-export async function timeOurs(ctx: GpuContext, p: Prepared, o: TimingOptions): Promise<Timed> {
-  return (await timeRunners([ourRunner(ctx, p)], o))[0]!;
-}
-
 export function row(c: BenchCase, impl: string, adapter: string, t: { ms: number; gpuMs?: number }): BenchRow {
   const ms = t.ms; // wall clock: conservative, and what the tfjs comparison uses too
   const r: BenchRow = { bench: c.bench, shape: c.shape, impl, ms: round(t.ms), adapter };

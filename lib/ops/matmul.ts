@@ -69,6 +69,8 @@ interface Placed {
   cols: number;
 }
 
+const four = (...xs: number[]) => xs.every((x) => x % 4 === 0);
+
 function checkCount(name: string, v: number, min = 0): void {
   if (!Number.isInteger(v) || v < min || v > 0xffffffff) throw new Error(`gemm: ${name} must be an integer ≥ ${min}, got ${v}`);
 }
@@ -84,10 +86,10 @@ function describe(d: Required<GemmDims>, f: GemmFlags): string {
 
 /**
  * C = alpha·op(A)·op(B) (+ C with `accumulate`) for `batch` matrices at strided places of the
- * three buffer ranges. Without subgroups: one dispatch of the workgroup-tiled kernel. With them,
- * the register-tile kernel (vec4 access of B and C where they are 4-aligned), in one dispatch
- * except where a shape gains from a different plan:
- * - a batch sharing one B, with A's and C's matrices stacked row after row: one product of batch·M rows;
+ * three buffer ranges. A batch sharing one B, with A's and C's matrices stacked row after row, runs
+ * as one product of batch·M rows. Without subgroups: one dispatch of the workgroup-tiled kernel.
+ * With them, the register-tile kernel (vec4 access of B and C where they are 4-aligned), in one
+ * dispatch except where a shape gains from a different plan:
  * - one product with few output tiles and a long K: split-K (splitKFor), then one summing pass;
  * - a transposed B when M ≥ TRANSPOSE_B_MIN_ROWS: B copied row-major first (kernels/transpose.ts).
  */
@@ -154,14 +156,14 @@ export function gemm(ctx: GpuContext, a: BufferRange, b: BufferRange, out: Buffe
     strideA: A.stride, strideB: B.stride, strideC: C.stride,
     alpha,
   };
-  const S = ctx.subgroupSize;
-  if (!S) {
-    ctx.run(tiledK({ transA, transB, accumulate }), [a, b, out], uniforms);
-    return;
-  }
   if (batch > 1 && B.stride === 0 && !transA && A.stride === M * A.ld && C.stride === M * C.ld) {
     // One B for every batch, A and C batches stacked row after row: one product of batch·M rows.
     gemm(ctx, a, b, out, { M: batch * M, N, K, lda: A.ld, ldb: B.ld, ldc: C.ld, offsetA: A.offset, offsetB: B.offset, offsetC: C.offset }, flags);
+    return;
+  }
+  const S = ctx.subgroupSize;
+  if (!S) {
+    ctx.run(tiledK({ transA, transB, accumulate }), [a, b, out], uniforms);
     return;
   }
   const splits = splitKFor(S, M, N, K, batch, accumulate, C);
@@ -207,7 +209,6 @@ export function gemm(ctx: GpuContext, a: BufferRange, b: BufferRange, out: Buffe
   }
   // vec4 reads of B need 4-aligned rows (columns when transposed); the last vec4 of a row may
   // reach past its end up to the next multiple of 4, which must still lie inside the range.
-  const four = (...xs: number[]) => xs.every((x) => x % 4 === 0);
   const rowLength = transB ? K : N;
   const vecB =
     K > 0 && b.size % 16 === 0 && four(B.offset, B.ld, batch > 1 ? B.stride : 0) &&
@@ -254,7 +255,6 @@ function runSubgroupGemm(
   kernelFlags: Required<Omit<GemmFlags, 'alpha'>>,
   bLoad: BLoad,
 ): void {
-  const four = (...xs: number[]) => xs.every((x) => x % 4 === 0);
   const vecC = out.size % 16 === 0 && four(u.N, u.offC, u.ldc, u.batch > 1 ? u.strideC : 0);
   // 16 columns per invocation instead of 8 when N is wide enough to fill them: fewer A loads and
   // shuffles per FMA. On lavapipe that measured 2-10% faster on the bmm target (K = 64), 0-25%
