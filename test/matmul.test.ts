@@ -63,6 +63,7 @@ const SHAPES: [number, number, number][] = [
   [3, 5, 130],
   [33, 9, 132], // N > 64 and a multiple of 4: 16 columns per invocation on the subgroup path
   [17, 16, 68],
+  [33, 24, 100], // K a multiple of 8 (constant inner loop, two k per step), N past 64, partial lanes
   [7, 1024, 9], // split-K: 4 chunks of 256
   [40, 771, 33], // split-K: 3 chunks of 257 (odd), transposed B copied
   [5, 1031, 6], // K prime: no split

@@ -256,19 +256,25 @@ function runSubgroupGemm(
   bLoad: BLoad,
 ): void {
   const vecC = out.size % 16 === 0 && four(u.N, u.offC, u.ldc, u.batch > 1 ? u.strideC : 0);
-  // 16 columns per invocation instead of 8 when N is wide enough to fill them: fewer A loads and
-  // shuffles per FMA. On lavapipe that measured 2-10% faster on the bmm target (K = 64), 0-25%
-  // on 4096×64×4096 and a tie at 1024³; at N = 32 or 64 it was 1.5-1.9× slower (idle lanes).
   // Subgroups smaller than 8 (SwiftShader, Chromium's software WebGPU, has 4): 8×8 register
   // tiles. SwiftShader takes minutes to compile the 16×8 and 16×16 tiles, or loses the device.
+  // With S ≥ 8, 16 rows per invocation, and:
+  // - K a multiple of S (evenK: a constant inner loop, two k per iteration for row-major B):
+  //   8 columns. Same process on lavapipe, against 16 columns and the loop to min(S, K − k0):
+  //   1024³ 54–55 → 49.5 ms, 36×(128×256·256×256) 17.4–18.6 → 16.1 ms, 32×(128×64·64×128)
+  //   2.25–2.28 → 2.12–2.16 ms, 8×256³ 7.6 → 6.7 ms.
+  // - otherwise 16 columns when N is wide enough to fill them (fewer A loads and shuffles per
+  //   FMA: 2-10% faster on the bmm target with odd K, 0-25% on 4096×64×4096; at N = 32 or 64 it
+  //   was 1.5-1.9× slower, idle lanes), else 8.
   // Small products: a workgroup whose rows or columns lie mostly past the matrix still costs
   // lavapipe most of a full one, so the tile shrinks to the matrix: 4 columns per invocation when
   // S·4 covers N, and no more subgroups than M needs (128×(32×32·32×32): 1.2 → 0.77 ms).
   const small = S < 8;
+  const evenK = !small && u.K % S === 0;
   const tm = small ? 8 : 16;
-  const tn = !small && bLoad === 'vecN' && u.N > 64 ? 16 : !small && u.N <= 4 * S ? 4 : 8;
+  const tn = small ? 8 : u.N <= 4 * S ? 4 : bLoad === 'vecN' && u.N > 64 && !evenK ? 16 : 8;
   const wy = Math.max(1, Math.min(Math.floor(64 / S), Math.ceil(u.M / tm)));
-  ctx.run(subgroupK({ subgroupSize: S, bLoad, vecC, ...kernelFlags, tm, tn, wy }), [a, b, out], u);
+  ctx.run(subgroupK({ subgroupSize: S, bLoad, vecC, ...kernelFlags, tm, tn, wy, evenK }), [a, b, out], u);
 }
 
 /** [batch, rows, cols] of a stored operand (a 2-D tensor is one matrix). */
