@@ -19,7 +19,7 @@ export function fallbackTile(narrow: boolean): IgemmTile {
 
 export function igemmFallbackKernel(variant: IgemmVariant, narrow = false, maxGridY = MAX_GRID): KernelSpec {
   const quads = [...Array(TQ).keys()];
-  const bindings = igemmBindings(variant.bias);
+  const bindings = igemmBindings(variant);
   const code = /* wgsl */ `
 ${paramsStruct(igemmUniforms)}
 ${bindingDecls(bindings, true)}
@@ -46,7 +46,7 @@ ${quads.map((j) => [0, 1, 2, 3].map((l) => `  var c${4 * j + l}a = vec4<f32>(0.0
 ${quadFmas(quads, '    ')}
   }
   let splitOff = split * p.splitStride;
-${quads.map((j) => `  ${storeQuad(j, `info${j}`)}`).join('\n')}
+${quads.map((j) => `  ${storeQuad(j, `info${j}`, variant.vecOut)}`).join('\n')}
 }`;
   const tile = fallbackTile(narrow);
   return {

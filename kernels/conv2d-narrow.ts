@@ -25,7 +25,7 @@ export function igemmNarrowKernel(s: number, variant: IgemmVariant, maxGridY = M
   if (!Number.isInteger(Math.log2(s)) || s < 4 || s > 64) throw new Error(`conv2d kernel: unsupported subgroup size ${s}`);
   const wgy = 64 / s;
   const quads = [...Array(TQ).keys()];
-  const bindings = igemmBindings(variant.bias);
+  const bindings = igemmBindings(variant);
   const code = /* wgsl */ `
 enable subgroups;
 diagnostic(off, subgroup_uniformity);
@@ -61,7 +61,7 @@ ${quadFmas(quads, '      ')}
     }
   }
   let splitOff = split * p.splitStride;
-${quads.map((j) => `  ${storeQuad(j, `info${j}`)}`).join('\n')}
+${quads.map((j) => `  ${storeQuad(j, `info${j}`, variant.vecOut)}`).join('\n')}
 }`;
   const tile = narrowTile(s);
   return {

@@ -41,9 +41,15 @@ export const MAX_GRID = MAX_WORKGROUPS_PER_DIM;
 export interface IgemmVariant {
   bias: boolean;
   pixelStep: 1 | 2;
+  /**
+   * The 4 rows of a quad are 4 consecutive outputs, each quad's out base and the column stride
+   * are multiples of 4, and every row of a live quad is real: the stores are one vec4 per column
+   * instead of 4 scalars (the 1×1 convolutions that read their input directly).
+   */
+  vecOut?: boolean;
 }
 
-export const variantKey = (v: IgemmVariant) => `${v.bias ? 'bias' : 'nobias'}:px${v.pixelStep}`;
+export const variantKey = (v: IgemmVariant) => `${v.bias ? 'bias' : 'nobias'}:px${v.pixelStep}${v.vecOut ? ':v4' : ''}`;
 
 /** `m` is the number of row quads. */
 export const igemmUniforms: UniformField[] = [
@@ -52,18 +58,45 @@ export const igemmUniforms: UniformField[] = [
   { name: 'os', type: 'vec4<u32>' },
 ];
 
-export function igemmBindings(bias: boolean): { name: string; access: 'read' | 'read_write'; type?: string }[] {
+export function igemmBindings({ bias, vecOut }: IgemmVariant): { name: string; access: 'read' | 'read_write'; type?: string }[] {
   return [
     { name: 'src', access: 'read', type: 'array<vec4<f32>>' },
     { name: 'koff', access: 'read', type: 'array<u32>' },
     { name: 'wt', access: 'read', type: 'array<vec4<f32>>' },
-    { name: 'out', access: 'read_write' },
+    { name: 'out', access: 'read_write', ...(vecOut ? { type: 'array<vec4<f32>>' } : {}) },
     ...(bias ? [{ name: 'bias', access: 'read' as const }] : []),
   ];
 }
 
+/** Stores of one row of a quad at a time: 8 scalars per row (any output layout). */
+const rowStores = (bias: boolean) => /* wgsl */ `fn put(base: u32, col: u32, v: f32) {
+  if (col < p.cols) { out[base + col * p.colStride] = v${bias ? ' + bias[col]' : ''}; }
+}
+fn put8(base: u32, col: u32, lo: vec4<f32>, hi: vec4<f32>) {
+  put(base, col, lo.x); put(base, col + 1u, lo.y); put(base, col + 2u, lo.z); put(base, col + 3u, lo.w);
+  put(base, col + 4u, hi.x); put(base, col + 5u, hi.y); put(base, col + 6u, hi.z); put(base, col + 7u, hi.w);
+}
+// Stores row l of a quad (base = its out base + split offset) when it is one of the quad's real rows.
+fn putRow(info: vec3<u32>, base: u32, l: u32, col: u32, lo: vec4<f32>, hi: vec4<f32>) {
+  if (l < info.z) { put8(base + l * p.laneStride, col, lo, hi); }
+}`;
+
+/** Stores of a whole quad (vecOut): per column one vec4 of its 4 rows. */
+const quadStores = (bias: boolean) => /* wgsl */ `fn put4(base: u32, col: u32, v: vec4<f32>) {
+  if (col < p.cols) { out[(base + col * p.colStride) >> 2u] = v${bias ? ' + vec4<f32>(bias[col])' : ''}; }
+}
+// A live quad (info.z = 4 real rows; 0 past the last quad): rows r0..r3, 8 columns as two vec4s each.
+fn putQuad(info: vec3<u32>, base: u32, col: u32, r0a: vec4<f32>, r0b: vec4<f32>, r1a: vec4<f32>, r1b: vec4<f32>,
+           r2a: vec4<f32>, r2b: vec4<f32>, r3a: vec4<f32>, r3b: vec4<f32>) {
+  if (info.z == 0u) { return; }
+  put4(base, col, vec4<f32>(r0a.x, r1a.x, r2a.x, r3a.x)); put4(base, col + 1u, vec4<f32>(r0a.y, r1a.y, r2a.y, r3a.y));
+  put4(base, col + 2u, vec4<f32>(r0a.z, r1a.z, r2a.z, r3a.z)); put4(base, col + 3u, vec4<f32>(r0a.w, r1a.w, r2a.w, r3a.w));
+  put4(base, col + 4u, vec4<f32>(r0b.x, r1b.x, r2b.x, r3b.x)); put4(base, col + 5u, vec4<f32>(r0b.y, r1b.y, r2b.y, r3b.y));
+  put4(base, col + 6u, vec4<f32>(r0b.z, r1b.z, r2b.z, r3b.z)); put4(base, col + 7u, vec4<f32>(r0b.w, r1b.w, r2b.w, r3b.w));
+}`;
+
 /** WGSL shared by the GEMM kernels (wide, narrow, no subgroups): the A read, the index maps and the guarded stores. */
-export function igemmHelpers({ bias, pixelStep }: IgemmVariant): string {
+export function igemmHelpers({ bias, pixelStep, vecOut }: IgemmVariant): string {
   const read =
     pixelStep === 1
       ? 'return src[i];'
@@ -82,17 +115,7 @@ fn quad(q: u32) -> vec3<u32> {
   let lanes = min(4u, p.laneLimit - min(p.laneLimit, a * 4u));
   return vec3<u32>(select(0u, rb, live), a * p.os.x + b * p.os.y + c * p.os.z + p.os.w, select(0u, lanes, live));
 }
-fn put(base: u32, col: u32, v: f32) {
-  if (col < p.cols) { out[base + col * p.colStride] = v${bias ? ' + bias[col]' : ''}; }
-}
-fn put8(base: u32, col: u32, lo: vec4<f32>, hi: vec4<f32>) {
-  put(base, col, lo.x); put(base, col + 1u, lo.y); put(base, col + 2u, lo.z); put(base, col + 3u, lo.w);
-  put(base, col + 4u, hi.x); put(base, col + 5u, hi.y); put(base, col + 6u, hi.z); put(base, col + 7u, hi.w);
-}
-// Stores row l of a quad (base = its out base + split offset) when it is one of the quad's real rows.
-fn putRow(info: vec3<u32>, base: u32, l: u32, col: u32, lo: vec4<f32>, hi: vec4<f32>) {
-  if (l < info.z) { put8(base + l * p.laneStride, col, lo, hi); }
-}`;
+${vecOut ? quadStores(bias) : rowStores(bias)}`;
 }
 
 /**
@@ -141,7 +164,8 @@ export function quadFmas(quads: number[], indent: string): string {
 }
 
 /** WGSL storing the accumulators c{4j+l}a/b of quad j (info `qi`, split offset `splitOff`). */
-export function storeQuad(j: number, qi: string): string {
+export function storeQuad(j: number, qi: string, vecOut = false): string {
+  if (vecOut) return `putQuad(${qi}, ${qi}.y + splitOff, col0, ${[0, 1, 2, 3].map((l) => `c${4 * j + l}a, c${4 * j + l}b`).join(', ')});`;
   return [0, 1, 2, 3].map((l) => `putRow(${qi}, ${qi}.y + splitOff, ${l}u, col0, c${4 * j + l}a, c${4 * j + l}b);`).join(' ');
 }
 
@@ -152,7 +176,7 @@ export function igemmSubgroupKernel(s: number, variant: IgemmVariant, tq = 6, wg
   const quads = [...Array(tq).keys()];
   const rows = [...Array(4 * tq).keys()];
   const comp = ['x', 'y', 'z', 'w'];
-  const bindings = igemmBindings(variant.bias);
+  const bindings = igemmBindings(variant);
   const code = /* wgsl */ `
 enable subgroups;
 diagnostic(off, subgroup_uniformity);
@@ -206,7 +230,7 @@ ${quads
   }
   let splitOff = split * p.splitStride;
 ${quads
-  .map((j) => `  { let qi = vec3<u32>(subgroupBroadcast(info.x, ${j}u), subgroupBroadcast(info.y, ${j}u), subgroupBroadcast(info.z, ${j}u)); ${storeQuad(j, 'qi')} }`)
+  .map((j) => `  { let qi = vec3<u32>(subgroupBroadcast(info.x, ${j}u), subgroupBroadcast(info.y, ${j}u), subgroupBroadcast(info.z, ${j}u)); ${storeQuad(j, 'qi', variant.vecOut)} }`)
   .join('\n')}
 }`;
   const tile = subgroupTile(s, tq, wgy);

@@ -16,6 +16,7 @@ import {
   type ConvGeometry,
   type ConvOptionsResolved,
   type ConvPass,
+  type GemmPlan,
   type IndexMap,
   type QuadPlan,
 } from '../../kernels/conv2d-geometry';
@@ -164,6 +165,22 @@ function weightGradSplit(tile: IgemmTile, quads: number, cols: number, k: number
 }
 
 /**
+ * Whether a pass can store each column of a quad as one vec4 (IgemmVariant.vecOut): its 4 rows are
+ * consecutive outputs (lane stride 1), every quad's out base, the column and split strides and the
+ * output range are 4-aligned, and no live quad has a row past the end (laneLimit covers them all).
+ * True for the 1×1 convolutions that read their input directly.
+ */
+function storesQuads(gemm: GemmPlan, out: BufferRange, splitStride: number): boolean {
+  const groups = Math.ceil(gemm.quads / (gemm.outMap.d1 * gemm.outMap.d2));
+  return (
+    gemm.laneStride === 1 &&
+    [gemm.colStride, splitStride, ...gemm.outMap.s, gemm.outMap.base].every((v) => v % 4 === 0) &&
+    out.offset % 16 === 0 && out.size % 16 === 0 &&
+    gemm.laneLimit >= 4 * groups
+  );
+}
+
+/**
  * One implicit GEMM pass: builds kOff and B, then runs the GEMM into `out` (+ split·splitStride
  * for split s of `splits`).
  */
@@ -181,7 +198,7 @@ function runPass(
   if (gemm.outMap.d1 !== gemm.rowMap.d1 || gemm.outMap.d2 !== gemm.rowMap.d2) {
     throw new Error('conv2d: internal error: the output map must split rows like the row map');
   }
-  const { tile, spec } = igemmFor(ctx, gemm.cols, { bias: bias !== null, pixelStep: gemm.pixelStep });
+  const { tile, spec } = igemmFor(ctx, gemm.cols, { bias: bias !== null, pixelStep: gemm.pixelStep, vecOut: storesQuads(gemm, out, split ? splitStride : 0) });
   const kPad = roundUp(gemm.k, tile.kMultiple);
   const cols8 = roundUp(gemm.cols, 8);
   const koff = Storage.alloc(ctx, Math.max(kPad, 1));
