@@ -6,14 +6,16 @@
 // - Workgroup (S, WY): each row of S invocations (one lid.y) is one subgroup. A workgroup covers
 //   WY·TM rows of C and S·TN columns; grid = (ceil(N / (S·TN)), ceil(M / (WY·TM)), batches).
 // - An invocation owns a TM×TN register tile of C (TM rows, TN contiguous columns, as TN/4 vec4
-//   accumulators per row; 16×8 by default, lib/ops/matmul.ts picks 16×16 for wide row-major B).
+//   accumulators per row; 16×8 by default; lib/ops/matmul.ts picks the tile per shape).
 //   The rows depend only on workgroup_id.y and lid.y, so they are uniform within a subgroup; the
 //   S lanes of a subgroup walk N.
 // - K advances S at a time: lane l loads the scalars op(A)(row_i, k0 + l) for its TM rows (one
 //   load per row per S k-steps), and a rolled loop over u < S hands op(A)(row_i, k0 + u) to every
 //   lane with subgroupShuffle, while each lane loads its own TN values of op(B) row k0 + u: two
 //   vec4 along N ('vecN', row-major 4-aligned B), or for a transposed 4-aligned B one vec4 along K
-//   per column every 4 steps ('vecK'), else scalars ('scalar'). C is stored as vec4 when aligned.
+//   per column every 4 steps ('vecK'), else scalars ('scalar'). With `evenK` (K a multiple of S)
+//   the u loop has a constant trip count, and for 'vecN' takes two k per iteration, each
+//   accumulator updated by two chained FMAs. C is stored as vec4 when aligned.
 // - A subgroup whose rows all lie past M returns at once (small M, edge tiles); this relies on
 //   the subgroup being one lid.y row, as the shuffles already do.
 // Edges: every load index is clamped into its matrix (row ≤ M-1, column ≤ N-1, k ≤ K-1): values
