@@ -22,7 +22,6 @@
 import { gridStrideKernel, u32Fields, type Access, type KernelSpec, type UniformField } from './spec';
 import { toomCook, WINOGRAD_POINTS, type WinogradMatrices } from './winograd-matrices';
 
-
 export type WinogradTile = 2 | 4;
 
 const TRANSFORMS: Record<WinogradTile, WinogradMatrices> = {

@@ -34,9 +34,9 @@ import { bindingDecls, groupsFor, MAX_WORKGROUPS_PER_DIM, paramsStruct, u32Field
 export const MAX_GRID = MAX_WORKGROUPS_PER_DIM;
 
 /**
- * What varies between launches of one GEMM kernel beyond its tile: a bias added at the store, and
- * how A is read (`pixelStep` of kernels/conv2d-geometry.ts's GemmPlan: 1, the vec4 at the index;
- * 2, the even floats of the two vec4s there).
+ * What varies between launches of one GEMM kernel beyond its tile: a bias added at the store, how
+ * A is read (`pixelStep` of kernels/conv2d-geometry.ts's GemmPlan: 1, the vec4 at the index; 2,
+ * the even floats of the two vec4s there), and how C is written (`vecOut`).
  */
 export interface IgemmVariant {
   bias: boolean;

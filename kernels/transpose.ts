@@ -31,9 +31,10 @@ fn at(base: u32, r: u32, c: u32) -> f32 {
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let step = groups.x * ${WG}u;
   let blocks = p.rows4 * p.cols4;
+  let q = p.rowsPad / 4u; // vec4s per output row
   for (var b = gid.z; b < p.batch; b += groups.z) {
     let base = p.off + b * p.stride;
-    let dst = b * p.cols * (p.rowsPad / 4u);
+    let dst = b * p.cols * q;
     for (var i = gid.x; i < blocks; i += step) {
       let r = (i / p.cols4) * 4u;
       let c = (i % p.cols4) * 4u;
@@ -41,8 +42,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       let r1 = vec4<f32>(at(base, r + 1u, c), at(base, r + 1u, c + 1u), at(base, r + 1u, c + 2u), at(base, r + 1u, c + 3u));
       let r2 = vec4<f32>(at(base, r + 2u, c), at(base, r + 2u, c + 1u), at(base, r + 2u, c + 2u), at(base, r + 2u, c + 3u));
       let r3 = vec4<f32>(at(base, r + 3u, c), at(base, r + 3u, c + 1u), at(base, r + 3u, c + 2u), at(base, r + 3u, c + 3u));
-      let o = dst + c * (p.rowsPad / 4u) + r / 4u;
-      let q = p.rowsPad / 4u;
+      let o = dst + c * q + r / 4u;
       out[o] = vec4<f32>(r0.x, r1.x, r2.x, r3.x);
       if (c + 1u < p.cols) { out[o + q] = vec4<f32>(r0.y, r1.y, r2.y, r3.y); }
       if (c + 2u < p.cols) { out[o + 2u * q] = vec4<f32>(r0.z, r1.z, r2.z, r3.z); }

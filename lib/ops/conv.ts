@@ -198,7 +198,7 @@ function runPass(
   if (gemm.outMap.d1 !== gemm.rowMap.d1 || gemm.outMap.d2 !== gemm.rowMap.d2) {
     throw new Error('conv2d: internal error: the output map must split rows like the row map');
   }
-  const { tile, spec } = igemmFor(ctx, gemm.cols, { bias: bias !== null, pixelStep: gemm.pixelStep, vecOut: storesQuads(gemm, out, split ? splitStride : 0) });
+  const { tile, spec } = igemmFor(ctx, gemm.cols, { bias: bias !== null, pixelStep: gemm.pixelStep, vecOut: storesQuads(gemm, out, splitStride) });
   const kPad = roundUp(gemm.k, tile.kMultiple);
   const cols8 = roundUp(gemm.cols, 8);
   const koff = Storage.alloc(ctx, Math.max(kPad, 1));
