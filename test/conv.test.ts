@@ -8,6 +8,7 @@ import {
   conv2dAlgorithm,
   conv2dBackwardInput,
   conv2dBackwardWeight,
+  convCacheLimits,
   convLaunchLimits,
   planWeightGradSplit,
   type Conv2dOptions,
@@ -383,6 +384,38 @@ test('row groups past the grid limit fold into z (limit lowered to 1 so small te
     await checkAgainstReference({ x: [2, 4, 24, 24], w: [5, 4, 3, 3], padding: 1 });
   } finally {
     convLaunchLimits.maxGridY = saved;
+  }
+});
+
+test('kOff tables are built once per geometry and kept; results stay exact when the cache starts again', async () => {
+  // A second forward of the same geometry records one dispatch fewer (no offsets kernel).
+  const x = fromArray(randomArray(caseGenerator(), 2 * 8 * 11 * 11), [2, 8, 11, 11]);
+  const w = fromArray(randomArray(caseGenerator(), 40 * 8 * 3 * 3), [40, 8, 3, 3]);
+  const dispatchesOf = () => {
+    const before = ctx.stats().dispatches;
+    conv2d(x, w, null, { stride: 2, padding: 1 }).dispose();
+    return ctx.stats().dispatches - before;
+  };
+  try {
+    const first = dispatchesOf();
+    const second = dispatchesOf();
+    assert.is(second, first - 1, `dispatches of the first and second forward: ${first}, ${second}`);
+  } finally {
+    x.dispose();
+    w.dispose();
+  }
+  // Three geometries through a cache of two (forward, each dX phase and dW each need a table):
+  // tables are dropped and rebuilt while earlier commands still read them.
+  const saved = convCacheLimits.offsetTables;
+  try {
+    convCacheLimits.offsetTables = 2;
+    for (let round = 0; round < 2; round++) {
+      await withWinograd({ enabled: false }, () => checkAgainstReference({ x: [2, 8, 9, 9], w: [36, 8, 3, 3], stride: 2, padding: 1 }));
+      await checkAgainstReference({ x: [2, 16, 8, 8], w: [40, 16, 1, 1], stride: 2 });
+      await checkAgainstReference({ x: [2, 5, 7, 6], w: [33, 5, 2, 3], padding: [1, 0] });
+    }
+  } finally {
+    convCacheLimits.offsetTables = saved;
   }
 });
 

@@ -1,7 +1,8 @@
 // conv2d (NCHW, float32, dilation 1) and its named backward passes, on the implicit GEMM kernels
 // of kernels/conv2d.ts. Each pass prepares its operands (a zero-padded quad-layout copy of the
-// input or of dY, an offset table, the B operand gathered from the weight or from dY), runs one
-// GEMM, and frees the temporaries (safe: the pool hands a buffer out again only for commands
+// input or of dY, the B operand gathered from the weight or from dY unless it already has the
+// GEMM's layout; the offset table depends only on the geometry and is kept), runs one GEMM, and
+// frees the temporaries (safe: the pool hands a buffer out again only for commands
 // recorded later). 1×1 convolutions take the same path: with one tap the implicit GEMM is a plain
 // batched GEMM. 3×3 stride-1 convolutions with enough channels run all three passes on
 // Winograd's algorithm instead (conv-winograd.ts; `conv2dAlgorithm` says which path a shape takes).
@@ -16,6 +17,7 @@ import {
   type ConvGeometry,
   type ConvOptionsResolved,
   type ConvPass,
+  type GatherPlan,
   type GemmPlan,
   type IndexMap,
   type QuadPlan,
@@ -180,8 +182,35 @@ function storesQuads(gemm: GemmPlan, out: BufferRange, splitStride: number): boo
   );
 }
 
+/** At most `offsetTables` kOff tables are kept per context; past it the cache starts again (tests lower it). */
+export const convCacheLimits = { offsetTables: 256 };
+const offsetTables = new WeakMap<GpuContext, Map<string, Storage>>();
+
 /**
- * One implicit GEMM pass: builds kOff and B, then runs the GEMM into `out` (+ split·splitStride
+ * The kOff table of a pass (`total` entries: map(k) for k < rows, then zeros). It depends only on
+ * the convolution's geometry, so it is built once per context and kept (a few KB for each
+ * distinct pass): a training step or a benchmark loop skips that dispatch (lavapipe: 0.05–0.06 ms
+ * and one dispatch per pass).
+ */
+function offsetTable(ctx: GpuContext, total: number, rows: number, map: IndexMap): BufferRange {
+  let tables = offsetTables.get(ctx);
+  if (!tables) offsetTables.set(ctx, (tables = new Map()));
+  const key = `${total}:${rows}:${map.d1}:${map.d2}:${map.s.join(',')}:${map.base}`;
+  let table = tables.get(key);
+  if (!table) {
+    if (tables.size >= convCacheLimits.offsetTables) {
+      for (const old of tables.values()) old.release(); // the pool reuses them only for later commands
+      tables.clear();
+    }
+    table = Storage.alloc(ctx, Math.max(total, 1));
+    if (total > 0) ctx.run(offsetsK(), [table.range], { total, rows, ...mapUniforms(map) });
+    tables.set(key, table);
+  }
+  return table.range;
+}
+
+/**
+ * One implicit GEMM pass: takes kOff, builds B, then runs the GEMM into `out` (+ split·splitStride
  * for split s of `splits`).
  */
 function runPass(
@@ -201,10 +230,9 @@ function runPass(
   const { tile, spec } = igemmFor(ctx, gemm.cols, { bias: bias !== null, pixelStep: gemm.pixelStep, vecOut: storesQuads(gemm, out, splitStride) });
   const kPad = roundUp(gemm.k, tile.kMultiple);
   const cols8 = roundUp(gemm.cols, 8);
-  const koff = Storage.alloc(ctx, Math.max(kPad, 1));
-  const wt = Storage.alloc(ctx, Math.max(kPad, 1) * cols8);
-  if (kPad > 0) {
-    ctx.run(offsetsK(), [koff.range], { total: kPad, rows: gemm.k, ...mapUniforms(gemm.kMap) });
+  const koff = offsetTable(ctx, kPad, gemm.k, gemm.kMap);
+  const wt = !readsBInPlace(gather, kPad, cols8, bSource) ? Storage.alloc(ctx, Math.max(kPad, 1) * cols8) : null;
+  if (wt && kPad > 0) {
     const vec4Rows = gatherQuadsContiguous({ rows: gather.rows, colStride: gather.colStride, ...gather.map }, kPad);
     ctx.run(gatherK(vec4Rows), [bSource, wt.range], {
       total: kPad,
@@ -216,7 +244,7 @@ function runPass(
     });
   }
   const { chunk, splits } = split ?? splitK(tile, gemm.k, 1);
-  const buffers = [src, koff.range, wt.range, out];
+  const buffers = [src, koff, wt ? wt.range : bSource, out];
   if (bias) buffers.push(bias);
   ctx.run(spec, buffers, {
     m: gemm.quads,
@@ -234,8 +262,20 @@ function runPass(
     rs: [...gemm.rowMap.s, gemm.rowMap.base],
     os: [...gemm.outMap.s, gemm.outMap.base],
   });
-  koff.release();
-  wt.release();
+  wt?.release();
+}
+
+/**
+ * Whether a pass's GEMM can read B where it is: the gather would copy it unchanged, since the
+ * source already is the zero-padded [kPad, cols8] array (dX of a 1×1 convolution: the weight
+ * [O, C] with C a multiple of 8 and O of the k padding). Saves a dispatch and a copy. (Reading the
+ * forward's weight [O, C·kh·kw] as columns, one vec4 of 4 k per column transposed in registers,
+ * measured 10–60 % slower on lavapipe than gather + GEMM, so the forward keeps its gather.)
+ */
+function readsBInPlace(gather: GatherPlan, kPad: number, cols8: number, source: BufferRange): boolean {
+  const { map } = gather;
+  const rowMajor = map.d1 * map.d2 === 1 && map.base === 0 && map.s[0] === gather.cols && gather.colStride === 1; // B[k, col] = src[k·cols + col]
+  return rowMajor && gather.cols === cols8 && gather.rows === kPad && source.offset % 16 === 0;
 }
 
 /** Runs fn on the quad-layout copy of x described by `plan` (on x itself for none), then releases the copy. */
