@@ -25,8 +25,8 @@ const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     json: { type: 'boolean', default: false },
-    repeats: { type: 'string', default: '5' },
-    warmup: { type: 'string', default: '2' },
+    repeats: { type: 'string', default: '7' },
+    warmup: { type: 'string', default: '5' },
     quick: { type: 'boolean', default: false },
     'no-winograd': { type: 'boolean', default: false },
     filter: { type: 'string' },
@@ -37,8 +37,8 @@ const { values, positionals } = parseArgs({
 const USAGE = `usage: npm run bench -- [compare] <${Object.keys(SUITES).join('|')}> [...] [options]
   compare        also time TensorFlow.js's WebGPU backend (and PyTorch CPU where installed), same run
   --json         one JSON object a line instead of a table
-  --repeats N    timed repeats, the median is reported (default 5)
-  --warmup N     untimed runs first (default 2)
+  --repeats N    timed repeats, the median is reported (default 7)
+  --warmup N     untimed runs first (default 5)
   --quick        the smaller shapes of each suite
   --no-winograd  3×3 stride-1 convolutions on the implicit GEMM too (to compare the two)
   --filter TEXT  only the cases whose "bench shape" label contains TEXT (e.g. "fwd imagenet layer2.0")`;
