@@ -1,4 +1,4 @@
-// npm run bench -- <suite> [--json] [--repeats N] [--warmup N] [--quick] [--no-winograd]
+// npm run bench -- <suite> [--json] [--repeats N] [--warmup N] [--min-time MS] [--quick] [--no-winograd]
 // npm run bench -- compare <suite> [--json]       (adds TensorFlow.js's WebGPU backend, same run)
 // Suites live in bench/suites/; each exports `cases(options)` returning BenchCase[].
 import { parseArgs } from 'node:util';
@@ -21,12 +21,16 @@ const SUITES: Record<string, () => Promise<Suite>> = {
   augment: () => import('./suites/augment'),
 };
 
+/** The most timed rounds of one case when --min-time asks for more than --repeats. */
+const MAX_REPEATS = 31;
+
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     json: { type: 'boolean', default: false },
     repeats: { type: 'string', default: '7' },
     warmup: { type: 'string', default: '5' },
+    'min-time': { type: 'string', default: '1000' },
     quick: { type: 'boolean', default: false },
     'no-winograd': { type: 'boolean', default: false },
     filter: { type: 'string' },
@@ -39,6 +43,8 @@ const USAGE = `usage: npm run bench -- [compare] <${Object.keys(SUITES).join('|'
   --json         one JSON object a line instead of a table
   --repeats N    timed repeats, the median is reported (default 7)
   --warmup N     untimed runs first (default 5)
+  --min-time MS  more repeats (up to ${MAX_REPEATS}) while the timed ones took less than MS in all
+                 (default 1000; 0 for exactly --repeats)
   --quick        the smaller shapes of each suite
   --no-winograd  3×3 stride-1 convolutions on the implicit GEMM too (to compare the two)
   --filter TEXT  only the cases whose "bench shape" label contains TEXT (e.g. "fwd imagenet layer2.0")`;
@@ -53,7 +59,20 @@ if (names.length === 0 || names.some((n) => !(n in SUITES))) {
   console.error(USAGE);
   process.exit(2);
 }
-const timing = { warmup: Number(values.warmup), repeats: Number(values.repeats) };
+function count(flag: string, text: string, min: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min) {
+    console.error(`bench: --${flag} must be an integer ≥ ${min}, got '${text}'`);
+    process.exit(2);
+  }
+  return n;
+}
+const timing = {
+  warmup: count('warmup', values.warmup, 0),
+  repeats: count('repeats', values.repeats, 1),
+  minTimeMs: count('min-time', values['min-time'], 0),
+  maxRepeats: MAX_REPEATS,
+};
 if (values['no-winograd']) winogradSettings.enabled = false;
 
 const ctx = await initNode();

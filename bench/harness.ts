@@ -45,7 +45,14 @@ export interface BenchRow {
 
 export interface TimingOptions {
   warmup: number;
+  /** Timed rounds, at least. */
   repeats: number;
+  /**
+   * More rounds, up to `maxRepeats`, until the timed rounds took this long (ms): short cases get
+   * more samples for their medians at little cost (0: exactly `repeats`).
+   */
+  minTimeMs?: number;
+  maxRepeats?: number;
 }
 
 export function median(xs: number[]): number {
@@ -101,12 +108,16 @@ export function ourRunner(ctx: GpuContext, p: Prepared): Runner {
  * Warms every runner up, then times them in alternation, one run each per round, and returns each
  * one's medians: the peers of a comparison see the same machine state (on a shared 2-core machine
  * the times of one case drift by tens of percent within a minute, which skewed the ratios when each
- * peer ran all its repeats in a row).
+ * peer ran all its repeats in a row). Rounds continue past `repeats` while they have taken less
+ * than `minTimeMs` in all (at most `maxRepeats`).
  */
 export async function timeRunners(runners: Runner[], o: TimingOptions): Promise<Timed[]> {
   for (const r of runners) for (let i = 0; i < o.warmup; i++) await r.warm();
   const times: Timed[][] = runners.map(() => []);
-  for (let i = 0; i < o.repeats; i++) {
+  const started = performance.now();
+  const more = (round: number) =>
+    round < o.repeats || (round < (o.maxRepeats ?? o.repeats) && performance.now() - started < (o.minTimeMs ?? 0));
+  for (let i = 0; more(i); i++) {
     for (const [j, r] of runners.entries()) times[j]!.push(await r.once());
   }
   return times.map((ts) => {

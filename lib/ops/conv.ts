@@ -231,7 +231,7 @@ function runPass(
   const kPad = roundUp(gemm.k, tile.kMultiple);
   const cols8 = roundUp(gemm.cols, 8);
   const koff = offsetTable(ctx, kPad, gemm.k, gemm.kMap);
-  const wt = !readsBInPlace(gather, kPad, cols8, bSource) ? Storage.alloc(ctx, Math.max(kPad, 1) * cols8) : null;
+  const wt = readsBInPlace(gather, kPad, cols8, bSource) ? null : Storage.alloc(ctx, Math.max(kPad, 1) * cols8);
   if (wt && kPad > 0) {
     const vec4Rows = gatherQuadsContiguous({ rows: gather.rows, colStride: gather.colStride, ...gather.map }, kPad);
     ctx.run(gatherK(vec4Rows), [bSource, wt.range], {
