@@ -41,7 +41,7 @@ const { values, positionals } = parseArgs({
 const USAGE = `usage: npm run bench -- [compare] <${Object.keys(SUITES).join('|')}> [...] [options]
   compare        also time TensorFlow.js's WebGPU backend (and PyTorch CPU where installed), same run
   --json         one JSON object a line instead of a table
-  --repeats N    timed repeats, the median is reported (default 7)
+  --repeats N    timed repeats at least; the median is reported (default 7)
   --warmup N     untimed runs first (default 5)
   --min-time MS  more repeats (up to ${MAX_REPEATS}) while the timed ones took less than MS in all
                  (default 1000; 0 for exactly --repeats)
