@@ -388,7 +388,8 @@ test('row groups past the grid limit fold into z (limit lowered to 1 so small te
 });
 
 test('kOff tables are built once per geometry and kept; results stay exact when the cache starts again', async () => {
-  // A second forward of the same geometry records one dispatch fewer (no offsets kernel).
+  // A forward whose table is kept records one dispatch fewer (no offsets kernel) than one that
+  // builds it (cache limit 0: every table built again), whatever earlier tests left in the cache.
   const x = fromArray(randomArray(caseGenerator(), 2 * 8 * 11 * 11), [2, 8, 11, 11]);
   const w = fromArray(randomArray(caseGenerator(), 40 * 8 * 3 * 3), [40, 8, 3, 3]);
   const dispatchesOf = () => {
@@ -396,17 +397,21 @@ test('kOff tables are built once per geometry and kept; results stay exact when 
     conv2d(x, w, null, { stride: 2, padding: 1 }).dispose();
     return ctx.stats().dispatches - before;
   };
+  const saved = convCacheLimits.offsetTables;
   try {
-    const first = dispatchesOf();
-    const second = dispatchesOf();
-    assert.is(second, first - 1, `dispatches of the first and second forward: ${first}, ${second}`);
+    convCacheLimits.offsetTables = 0;
+    const rebuilt = dispatchesOf();
+    convCacheLimits.offsetTables = saved;
+    dispatchesOf(); // builds and keeps the table
+    const kept = dispatchesOf();
+    assert.is(kept, rebuilt - 1, `dispatches of a forward that builds its table and of one that finds it kept: ${rebuilt}, ${kept}`);
   } finally {
+    convCacheLimits.offsetTables = saved;
     x.dispose();
     w.dispose();
   }
   // Three geometries through a cache of two (forward, each dX phase and dW each need a table):
   // tables are dropped and rebuilt while earlier commands still read them.
-  const saved = convCacheLimits.offsetTables;
   try {
     convCacheLimits.offsetTables = 2;
     for (let round = 0; round < 2; round++) {
