@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { fromArray, loadSafetensors, randn, resnet18, saveSafetensors, scope, Generator, type ResNet } from '../lib/index';
+import { decodeSafetensors, fromArray, loadSafetensors, randn, resnet18, saveSafetensors, scope, Generator, type ResNet } from '../lib/index';
 import { assertClose, assertThrows } from './helpers/assert';
 import { fixtureInput, loadGoldenFixture, type Stem } from './golden/fixture';
 import './helpers/gpu';
@@ -58,6 +58,10 @@ for (const stem of ['cifar', 'imagenet'] as const) {
   test(`${stem}: torchvision weights saved by PyTorch load into ours and give PyTorch's logits`, async () => {
     const file = join(dir, `torch-${stem}.safetensors`);
     const theirs = python(['save-torch', file, stem, '--seed', '3', '--train-forward']);
+    // The whole state_dict, as PyTorch saves it: the 20 BatchNorm counters are int64 scalars.
+    const counters = decodeSafetensors(readFileSync(file), { skip: () => true }).skipped;
+    assert.is(counters.length, 20);
+    for (const c of counters) assert.ok(c.name.endsWith('num_batches_tracked') && c.dtype === 'I64' && c.shape.length === 0, JSON.stringify(c));
     const model = resnet18({ numClasses: 10, stem });
     loadSafetensors(model, readFileSync(file));
     assertClose(await evalLogits(model, stem), theirs.logits, close, 'logits: ours vs torchvision on its file');

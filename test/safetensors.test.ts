@@ -174,6 +174,33 @@ test('corrupt files are refused with an error naming the problem', () => {
   if (decodeSafetensors(good).tensors.get('b')!.data.join() !== '3,4,5') throw new Error('the uncorrupted file does not decode');
 });
 
+test('other dtypes pass only where `skip` allows them: checked like F32, listed, not decoded', () => {
+  // b.num_batches_tracked as safetensors' save_file writes it (int64 scalar), between two F32 tensors.
+  const header = {
+    ...f32('a', [2], 0),
+    'b.num_batches_tracked': { dtype: 'I64', shape: [], data_offsets: [8, 16] },
+    ...f32('c', [1], 16),
+  };
+  const body = new Uint8Array(20);
+  new DataView(body.buffer).setFloat32(0, 1.5, true);
+  new DataView(body.buffer).setFloat32(16, -2, true);
+  const file = craft(header, body);
+  assertThrows(() => decodeSafetensors(file), 'decodeSafetensors', '"b.num_batches_tracked"', 'I64 is not supported');
+  const seen: string[] = [];
+  const decoded = decodeSafetensors(file, { skip: (name, dtype, shape) => (seen.push(`${name}:${dtype}:[${shape}]`), dtype === 'I64') });
+  if (seen.join() !== 'b.num_batches_tracked:I64:[]') throw new Error(`skip was asked about ${seen.join()}`);
+  if ([...decoded.tensors.keys()].join() !== 'a,c') throw new Error(`decoded ${[...decoded.tensors.keys()]}`);
+  if (decoded.tensors.get('c')!.data[0] !== -2 || decoded.tensors.get('a')!.data[0] !== 1.5) throw new Error('F32 values moved');
+  if (JSON.stringify(decoded.skipped) !== '[{"name":"b.num_batches_tracked","dtype":"I64","shape":[]}]') {
+    throw new Error(`skipped: ${JSON.stringify(decoded.skipped)}`);
+  }
+  // A skipped entry is still validated: its size must match its own dtype.
+  const short = craft({ ...f32('a', [2], 0), n: { dtype: 'I64', shape: [], data_offsets: [8, 12] } }, 12);
+  assertThrows(() => decodeSafetensors(short, { skip: () => true }), '"n"', 'I64 shape []', 'needs 8');
+  const unknown = craft({ n: { dtype: 'Q7', shape: [], data_offsets: [0, 8] } }, 8);
+  assertThrows(() => decodeSafetensors(unknown, { skip: () => true }), 'unknown dtype "Q7"');
+});
+
 test('bad tensors are refused by the encoder with errors naming them', () => {
   const one = new Float32Array(1);
   assertThrows(() => encodeSafetensors([{ name: 'w', shape: [2, 2], data: new Float32Array(3) }]), 'encodeSafetensors', '"w"', '3 values', 'needs 4');

@@ -24,8 +24,18 @@ export interface DecodedTensor {
 export interface DecodedSafetensors {
   /** In data-offset order. */
   tensors: Map<string, DecodedTensor>;
+  /** Entries of another dtype that `DecodeOptions.skip` let through, validated but not decoded. */
+  skipped: { name: string; dtype: string; shape: number[] }[];
   /** The "__metadata__" map, or null when the file has none. */
   metadata: Record<string, string> | null;
+}
+
+export interface DecodeOptions {
+  /**
+   * Entries of a dtype other than F32 are refused, except where this returns true: those are
+   * checked like any other (known dtype, shape, size, offsets) and listed in `skipped` undecoded.
+   */
+  skip?: (name: string, dtype: string, shape: readonly number[]) => boolean;
 }
 
 const METADATA_KEY = '__metadata__';
@@ -105,6 +115,7 @@ export function encodeSafetensors(entries: readonly SafetensorsEntry[], metadata
 
 interface Parsed {
   name: string;
+  dtype: string;
   shape: number[];
   begin: number;
   end: number;
@@ -114,7 +125,7 @@ function fail(what: string): never {
   throw new Error(`decodeSafetensors: ${what}`);
 }
 
-function parseEntry(name: string, info: unknown): Parsed {
+function parseEntry(name: string, info: unknown, options: DecodeOptions): Parsed {
   if (info === null || typeof info !== 'object' || Array.isArray(info)) fail(`tensor "${name}": header entry is not an object`);
   const rec = info as Record<string, unknown>;
   for (const k of Object.keys(rec)) {
@@ -123,9 +134,11 @@ function parseEntry(name: string, info: unknown): Parsed {
   const { dtype, shape, data_offsets: offsets } = rec;
   if (typeof dtype !== 'string') fail(`tensor "${name}": dtype is missing or not a string`);
   if (!(dtype in DTYPE_SIZES)) fail(`tensor "${name}": unknown dtype "${dtype}"`);
-  if (dtype !== 'F32') fail(`tensor "${name}": dtype ${dtype} is not supported (only F32)`);
   if (!Array.isArray(shape) || shape.some((d) => !Number.isSafeInteger(d) || (d as number) < 0)) {
     fail(`tensor "${name}": shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
+  }
+  if (dtype !== 'F32' && !options.skip?.(name, dtype, shape as number[])) {
+    fail(`tensor "${name}": dtype ${dtype} is not supported (only F32)`);
   }
   if (!Array.isArray(offsets) || offsets.length !== 2 || offsets.some((d) => !Number.isSafeInteger(d) || (d as number) < 0)) {
     fail(`tensor "${name}": data_offsets ${JSON.stringify(offsets)} is not a pair of non-negative integers`);
@@ -133,16 +146,20 @@ function parseEntry(name: string, info: unknown): Parsed {
   const [begin, end] = offsets as [number, number];
   if (end < begin) fail(`tensor "${name}": data_offsets [${begin}, ${end}] end before they begin`);
   const dims = shape as number[];
+  const bytesPer = DTYPE_SIZES[dtype]!;
   const count = dims.reduce((a, b) => a * b, 1);
-  if (!Number.isSafeInteger(count * 4)) fail(`tensor "${name}": shape ${fmtShape(dims)} is too large`);
-  if (end - begin !== count * 4) {
-    fail(`tensor "${name}": data_offsets [${begin}, ${end}] hold ${end - begin} bytes; F32 shape ${fmtShape(dims)} needs ${count * 4}`);
+  if (!Number.isSafeInteger(count * bytesPer)) fail(`tensor "${name}": shape ${fmtShape(dims)} is too large`);
+  if (end - begin !== count * bytesPer) {
+    fail(`tensor "${name}": data_offsets [${begin}, ${end}] hold ${end - begin} bytes; ${dtype} shape ${fmtShape(dims)} needs ${count * bytesPer}`);
   }
-  return { name, shape: [...dims], begin, end };
+  return { name, dtype, shape: [...dims], begin, end };
 }
 
-/** Decodes a safetensors file of F32 tensors; throws, naming the problem, on any malformed input. */
-export function decodeSafetensors(input: Uint8Array | ArrayBuffer): DecodedSafetensors {
+/**
+ * Decodes a safetensors file of F32 tensors (other dtypes only where `options.skip` allows them:
+ * validated, then left out); throws, naming the problem, on any malformed input.
+ */
+export function decodeSafetensors(input: Uint8Array | ArrayBuffer, options: DecodeOptions = {}): DecodedSafetensors {
   const bytes = input instanceof Uint8Array ? input : input instanceof ArrayBuffer ? new Uint8Array(input) : fail('expected a Uint8Array or ArrayBuffer');
   if (bytes.length < 8) fail(`truncated file: ${bytes.length} bytes, shorter than the 8-byte header length`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -179,7 +196,7 @@ export function decodeSafetensors(input: Uint8Array | ArrayBuffer): DecodedSafet
       metadata = { ...(info as Record<string, string>) };
       continue;
     }
-    parsed.push(parseEntry(name, info));
+    parsed.push(parseEntry(name, info, options));
   }
 
   const dataStart = 8 + headerLength;
@@ -197,7 +214,12 @@ export function decodeSafetensors(input: Uint8Array | ArrayBuffer): DecodedSafet
   if (cursor !== dataLength) fail(`bad offsets: the tensors cover ${cursor} bytes, the data region has ${dataLength} (trailing bytes)`);
 
   const tensors = new Map<string, DecodedTensor>();
+  const skipped: DecodedSafetensors['skipped'] = [];
   for (const p of parsed) {
+    if (p.dtype !== 'F32') {
+      skipped.push({ name: p.name, dtype: p.dtype, shape: p.shape });
+      continue;
+    }
     const count = (p.end - p.begin) / 4;
     const at = bytes.byteOffset + dataStart + p.begin;
     let data: Float32Array;
@@ -209,5 +231,5 @@ export function decodeSafetensors(input: Uint8Array | ArrayBuffer): DecodedSafet
     }
     tensors.set(p.name, { shape: p.shape, data });
   }
-  return { tensors, metadata };
+  return { tensors, skipped, metadata };
 }

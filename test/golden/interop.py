@@ -13,8 +13,8 @@ Run with Debian's interpreter (python3-torch 1.13, python3-torchvision 0.14), fr
 
     /usr/bin/python3 test/golden/interop.py save-torch FILE STEM [--seed N] [--train-forward]
         Builds resnet18 with torch's own default init after torch.manual_seed(N) (default 0), writes its
-        state_dict to FILE as F32 safetensors WITHOUT num_batches_tracked (it is an int64 counter that
-        eval mode never reads, and our files are all-F32), with metadata {"format": "pt", ...}, and prints
+        whole state_dict to FILE as safetensors' save_file would: float tensors F32, the BatchNorm
+        counters num_batches_tracked I64 (scalars), with metadata {"format": "pt", ...}, and prints
         {"stem", "seed", "shape", "logits"}: its eval-mode logits on the fixture's input batch.
         --train-forward first runs one train-mode forward on that batch (no gradient) so that the
         BN running stats saved are not the trivial 0 / 1 of a fresh model.
@@ -90,12 +90,15 @@ def save_torch(path, stem, seed=0, train_forward=False):
     model.eval()
     with torch.no_grad():
         logits = model(x)
-    state = {n: t.detach().numpy().astype(np.float32) for n, t in model.state_dict().items() if not n.endswith("num_batches_tracked")}
+    state = {n: t.detach().numpy() for n, t in model.state_dict().items()}
+    counters = [state[n] for n in state if n.endswith("num_batches_tracked")]
+    if not counters or any(c.dtype != np.int64 or c.shape != () for c in counters):
+        raise RuntimeError("expected int64 scalar num_batches_tracked entries in the state_dict")
     metadata = {
         "format": "pt",
         "source": f"torchvision {__import__('torchvision').__version__} resnet18, default init, torch.manual_seed({seed})",
         "stem": stem,
-        "num_batches_tracked": "omitted",
+        "num_batches_tracked": "int64",
         "train_forward": "yes" if train_forward else "no",
     }
     with open(path, "wb") as f:

@@ -16,16 +16,20 @@ _DTYPES = {"F32": np.dtype("<f4"), "F64": np.dtype("<f8"), "I64": np.dtype("<i8"
 
 
 def encode(tensors, metadata=None):
-    """tensors: {name: float32 numpy array}; metadata: {str: str} or None. Returns bytes."""
+    """tensors: {name: numpy array}; float arrays are written as F32, int64 / int32 arrays keep their
+    dtype (I64 / I32, as safetensors' save_file writes a state_dict's num_batches_tracked).
+    metadata: {str: str} or None. Returns bytes."""
     header = {}
     if metadata is not None:
         header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
     chunks = []
     offset = 0
     for name in sorted(tensors, key=lambda s: s.encode("utf-8")):
-        arr = np.asarray(tensors[name], dtype="<f4")
+        arr = np.asarray(tensors[name])
+        code = {np.dtype("int64"): "I64", np.dtype("int32"): "I32"}.get(arr.dtype, "F32")
+        arr = arr.astype(_DTYPES[code], copy=False)
         raw = arr.tobytes(order="C")
-        header[name] = {"dtype": "F32", "shape": list(arr.shape), "data_offsets": [offset, offset + len(raw)]}
+        header[name] = {"dtype": code, "shape": list(arr.shape), "data_offsets": [offset, offset + len(raw)]}
         offset += len(raw)
         chunks.append(raw)
     text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
