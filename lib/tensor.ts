@@ -68,7 +68,7 @@ export class Tensor {
 
   /** The storage, for ops; throws when the tensor was disposed. */
   get storage(): Storage {
-    if (!this.storageRef) throw new Error(`tensor #${this.id} of shape [${this.shape}] was used after dispose()`);
+    if (!this.storageRef) throw new Error(`tensor #${this.id} of shape [${this.shape.join(', ')}] was used after dispose()`);
     return this.storageRef;
   }
 
@@ -78,7 +78,7 @@ export class Tensor {
 
   /** Throws an error naming `op` when this tensor was disposed. */
   assertAlive(op: string): void {
-    if (!this.storageRef) throw new Error(`${op}: tensor of shape [${this.shape}] was used after dispose()`);
+    if (!this.storageRef) throw new Error(`${op}: tensor of shape [${this.shape.join(', ')}] was used after dispose()`);
   }
 
   /** Frees this handle (and its storage when no other handle uses it). Safe to call twice. */
@@ -143,6 +143,7 @@ export class Tensor {
 
   /** A handle on the same data that does not require grad and has no history. */
   detach(): Tensor {
+    this.assertAlive('detach');
     return this.handle();
   }
 
@@ -156,7 +157,8 @@ export class Tensor {
 
   /** The value of a one-element tensor. */
   async item(): Promise<number> {
-    if (this.size !== 1) throw new Error(`item: tensor of shape [${this.shape}] has ${this.size} elements, expected 1`);
+    this.assertAlive('item');
+    if (this.size !== 1) throw new Error(`item: tensor of shape [${this.shape.join(', ')}] has ${this.size} elements, expected 1`);
     return (await this.toArray())[0]!;
   }
 
@@ -166,9 +168,11 @@ export class Tensor {
 
   // ---- creation helpers bound to this tensor's context
   onesLike(): Tensor {
+    this.assertAlive('onesLike');
     return creation.full(this.shape, 1, { ctx: this.ctx });
   }
   zerosLike(): Tensor {
+    this.assertAlive('zerosLike');
     return creation.zeros(this.shape, { ctx: this.ctx });
   }
 

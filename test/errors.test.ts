@@ -1,8 +1,12 @@
 // Bad input gets an error that names the op and the shapes.
 import { test } from 'uvu';
-import { add, concat, fromArray, full, randn, zeros } from '../lib/index';
+import { create } from 'webgpu';
+import { add, concat, fromArray, full, randn, requestContext, zeros, type KernelSpec } from '../lib/index';
 import { assertRejects, assertThrows } from './helpers/assert';
 import './helpers/gpu';
+
+let gpu: GPU | null = null;
+const gpuObject = async () => (gpu ??= create([]));
 
 test('elementwise ops refuse shapes that do not broadcast', () => {
   const a = zeros([2, 3]);
@@ -11,6 +15,15 @@ test('elementwise ops refuse shapes that do not broadcast', () => {
   assertThrows(() => a.mul(zeros([3, 2])), 'mul', '[2, 3]', '[3, 2]');
   a.dispose();
   b.dispose();
+});
+
+test('a scalar operand that is not finite is refused, naming the op and the shape', () => {
+  const a = zeros([2, 3]);
+  assertThrows(() => a.add(Infinity), 'add', 'finite', 'Infinity', '[2, 3]');
+  assertThrows(() => a.sub(Number.NaN), 'sub', 'finite', 'NaN', '[2, 3]');
+  assertThrows(() => a.mul(-Infinity), 'mul', 'finite', '[2, 3]');
+  assertThrows(() => a.div(Number.NaN), 'div', 'finite', '[2, 3]');
+  a.dispose();
 });
 
 test('fromArray refuses data of the wrong length', () => {
@@ -37,7 +50,48 @@ test('a disposed tensor cannot be used', async () => {
   assertThrows(() => x.sum(), 'sum', 'dispose');
   await assertRejects(() => x.toArray(), 'toArray', 'dispose');
   assertThrows(() => concat([y, x]), 'concat', 'dispose');
+  assertThrows(() => x.detach(), 'detach', '[2, 2]', 'dispose');
+  assertThrows(() => x.onesLike(), 'onesLike', '[2, 2]', 'dispose');
+  await assertRejects(() => x.item(), 'item', '[2, 2]', 'dispose');
   y.dispose();
+});
+
+test('GPU-side errors become thrown errors naming the kernel: validation, compilation, uncaptured, device loss', async () => {
+  // Each failure is sticky for its context, so each gets a context of its own on a fresh device.
+  const fresh = async () => requestContext(await gpuObject());
+  const kernel = (name: string, code: string): KernelSpec => ({ key: `test.${name}`, name, code, bindings: ['read', 'read_write'], uniforms: [], dispatch: () => [1, 1, 1] });
+  const copyOne = `@group(0) @binding(0) var<storage, read> x: array<vec4<f32>, 4>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@compute @workgroup_size(1) fn main() { y[0] = x[3].x; }`;
+
+  // Validation: the shader wants 64 bytes at binding 0, the buffer bound has 16.
+  let c = await fresh();
+  c.run(kernel('tooSmallBinding', copyOne), [c.alloc(16), c.alloc(16)]);
+  await assertRejects(() => c.sync(), 'GPU validation error', 'tooSmallBinding');
+  assertThrows(() => c.run(kernel('later', copyOne), [c.alloc(64), c.alloc(16)]), 'tooSmallBinding'); // sticky
+  c.destroy();
+
+  // Compilation: the message names the kernel and the line.
+  c = await fresh();
+  c.run(kernel('brokenShader', `${copyOne}\nfn oops( {`), [c.alloc(64), c.alloc(16)]);
+  await assertRejects(() => c.sync(), 'brokenShader', 'failed to compile', 'line');
+  c.destroy();
+
+  // Uncaptured (outside the library's error scopes): a write past a buffer's end, after a batch.
+  c = await fresh();
+  c.run(kernel('lastGoodKernel', copyOne), [c.alloc(64), c.alloc(16)]);
+  await c.sync();
+  c.queue.writeBuffer(c.alloc(16).buffer, 1024, new Float32Array(4));
+  await assertRejects(() => c.sync(), 'GPU error after a batch of 1 dispatches', 'lastGoodKernel');
+  c.destroy();
+
+  // Device loss (here: the device destroyed behind the context's back).
+  c = await fresh();
+  c.run(kernel('beforeLoss', copyOne), [c.alloc(64), c.alloc(16)]);
+  await c.sync();
+  c.device.destroy();
+  await c.device.lost;
+  assertThrows(() => c.run(kernel('afterLoss', copyOne), [c.alloc(64), c.alloc(16)]), 'GPU device lost', 'beforeLoss');
 });
 
 test('backward on a non-scalar without a gradient is refused', () => {

@@ -32,7 +32,7 @@ const broadcastK = memoKernel(broadcastBinaryKernel);
 export function mapUnary(op: UnaryOp, x: Tensor, alpha = 0): Tensor {
   const ctx = checkInputs(op, x);
   if (!Number.isFinite(alpha) && op !== 'maxScalar' && op !== 'minScalar') {
-    throw new Error(`${op}: the scalar operand must be finite, got ${alpha}`);
+    throw new Error(`${op}: the scalar operand must be finite, got ${alpha} (tensor of shape [${x.shape.join(', ')}])`);
   }
   const out = emptyTensor(ctx, x.shape);
   ctx.run(unaryK(op, false), [rangeOf(x), rangeOf(out)], { n4: vec4Count(x), alpha });
@@ -88,9 +88,12 @@ export function unbroadcast(g: Tensor, shape: readonly number[]): Tensor {
 
 type Operand = Tensor | number;
 
-function scalarOp(op: string, x: Tensor, value: number): void {
-  if (typeof value !== 'number' || Number.isNaN(value)) throw new Error(`${op}: scalar operand must be a number, got ${value}`);
+/** Checks a tensor-scalar op's operands; ±Infinity is allowed only where `infinite` says so (maximum, minimum). */
+function scalarOp(op: string, x: Tensor, value: number, infinite = false): void {
   checkInputs(op, x);
+  if (typeof value !== 'number' || Number.isNaN(value) || (!infinite && !Number.isFinite(value))) {
+    throw new Error(`${op}: the scalar operand must be a ${infinite ? 'number' : 'finite number'}, got ${value} (tensor of shape [${x.shape.join(', ')}])`);
+  }
 }
 
 export function add(a: Tensor, b: Operand): Tensor {
@@ -154,7 +157,7 @@ export function div(a: Tensor, b: Operand): Tensor {
 
 function extremum(op: 'maximum' | 'minimum', a: Tensor, b: Operand): Tensor {
   if (typeof b === 'number') {
-    scalarOp(op, a, b);
+    scalarOp(op, a, b, true);
     const out = mapUnary(op === 'maximum' ? 'maxScalar' : 'minScalar', a, b);
     const gradOp = op === 'maximum' ? 'maxScalarGrad' : 'minScalarGrad';
     return record(op, out, [a], (g, [sa]) => [mapBinary('mul', g, mapUnary(gradOp, sa!, b))], [a]);

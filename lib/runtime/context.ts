@@ -70,6 +70,8 @@ export class GpuContext {
   private readonly readback: BufferPool;
   private readonly staging: BufferPool;
   private encoder: GPUCommandEncoder | null = null;
+  /** The kernels of the last submitted batch, named by errors that come outside an error scope. */
+  private lastBatchKernels: string[] = [];
   private pass: GPUComputePassEncoder | null = null;
   private batchKernels: string[] = [];
   private touched = new Set<GPUBuffer>();
@@ -109,10 +111,10 @@ export class GpuContext {
     this.pipelines = new PipelineCache(device, this.features, (check) => this.watch(check));
     device.addEventListener('uncapturederror', (event) => {
       const error = (event as GPUUncapturedErrorEvent).error;
-      this.failure ??= new Error(`GPU error: ${error.message}`);
+      this.failure ??= new Error(`GPU error${this.lastBatchNote()}: ${error.message}`);
     });
     void device.lost.then((info) => {
-      if (!this.destroyed) this.failure ??= new Error(`GPU device lost (${info.reason}): ${info.message}`);
+      if (!this.destroyed) this.failure ??= new Error(`GPU device lost${this.lastBatchNote()} (${info.reason}): ${info.message}`);
     });
   }
 
@@ -225,6 +227,7 @@ export class GpuContext {
     if (!this.encoder) return;
     this.endPass();
     const kernels = this.batchKernels;
+    this.lastBatchKernels = kernels;
     const encoder = this.encoder;
     this.encoder = null;
     this.batchKernels = [];
@@ -372,6 +375,14 @@ export class GpuContext {
     this.uniformCache.clear();
     this.bindGroups.clear();
     this.device.destroy();
+  }
+
+  /** ' after a batch with kernels a, b' for errors Dawn reports outside an error scope. */
+  private lastBatchNote(): string {
+    const names = [...new Set(this.lastBatchKernels)];
+    if (names.length === 0) return '';
+    const shown = names.length > 8 ? `${names.slice(0, 8).join(', ')}, …` : names.join(', ');
+    return ` after a batch of ${this.lastBatchKernels.length} dispatches (kernels: ${shown})`;
   }
 
   private watch(check: Promise<string | null>): void {
