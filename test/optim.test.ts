@@ -2,7 +2,7 @@
 // (one dispatch per step) and on loose parameters (one dispatch per parameter).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Adam, AdamW, fromArray, Module, SGD, scope, cosineSchedule, stepSchedule, type Optimizer, type Parameter } from '../lib/index';
+import { Adam, AdamW, fromArray, Module, SGD, scope, cosineSchedule, linearWarmup, stepSchedule, type Optimizer, type Parameter } from '../lib/index';
 import { refAdamStep, refSgdStep } from '../lib/cpu/index';
 import { assertClose } from './helpers/assert';
 import { caseGenerator, randomArray } from './helpers/check';
@@ -77,7 +77,7 @@ for (const packed of [true, false]) {
   });
 }
 
-test('schedules: cosine (MoCo per-epoch formula, warm-up) and step', () => {
+test('schedules: cosine (MoCo per-epoch formula, warm-up), step and linear warm-up', () => {
   const cos = cosineSchedule(0.03, 200);
   assert.is(cos(0), 0.03);
   assert.ok(Math.abs(cos(100) - 0.015) < 1e-12);
@@ -86,6 +86,8 @@ test('schedules: cosine (MoCo per-epoch formula, warm-up) and step', () => {
   assert.ok(Math.abs(warm(0) - 0.1) < 1e-12 && Math.abs(warm(9) - 1) < 1e-12 && warm(10) === 1);
   const st = stepSchedule(30, [60, 80]);
   assert.equal([st(0), st(59), st(60), st(79), st(80)].map((v) => Number(v.toPrecision(6))), [30, 30, 3, 3, 0.3]);
+  const lin = linearWarmup(0.4, 4);
+  assert.equal([0, 1, 2, 3, 4, 100].map((t) => Number(lin(t).toPrecision(6))), [0.1, 0.2, 0.3, 0.4, 0.4, 0.4]);
 });
 
 test.run();

@@ -212,6 +212,36 @@ test('crossEntropy forward and analytic backward, every label form, both kernel 
   }
 });
 
+test('crossEntropy with logits of ±100 (and a label far below a spike): finite loss and gradient, exact', async () => {
+  for (const subgroups of PATHS) {
+    await onPath(subgroups, async () => {
+      const cases: { n: number; c: number; data: Float32Array; labels: number[] }[] = [];
+      for (const [n, c] of [[4, 7], [3, 1000], [2, 65537], [300, 3]] as const) {
+        const data = randomArray(caseGenerator(), n * c, (r) => r.uniformRange(-100, 100));
+        cases.push({ n, c, data, labels: randomLabels(n, c) });
+      }
+      // Every logit −100 but one +100, and the label on a −100: loss 200, the label's probability e^−200 underflows.
+      const spike = new Float32Array(2 * 33).fill(-100);
+      spike[17] = 100;
+      spike[33 + 5] = 100;
+      cases.push({ n: 2, c: 33, data: spike, labels: [3, 5] });
+      for (const { n, c, data, labels } of cases) {
+        const ref = { data: Float64Array.from(data), shape: [n, c] };
+        const label = `crossEntropy [${n}, ${c}] logits in ±100 (${pathName(subgroups)})`;
+        const x = fromArray(data, [n, c], { requiresGrad: true });
+        const loss = crossEntropy(x, labels);
+        const tol = 1e-6 * (4 + 2 * 100);
+        assertClose(await loss.toArray(), refCrossEntropy(ref, labels).data, { rtol: tol, atol: tol }, `${label} loss`);
+        loss.backward();
+        const gtol = 4e-7 * (4 + 2 * 100);
+        assertClose(await x.grad!.toArray(), refCrossEntropyBackward(ref, labels, 1).data, { rtol: gtol, atol: gtol / n }, `${label} grad`);
+        x.dispose();
+        loss.dispose();
+      }
+    });
+  }
+});
+
 test('crossEntropy backward vs finite differences (small shapes), a non-unit upstream gradient', async () => {
   for (const subgroups of PATHS) {
     await onPath(subgroups, async () => {

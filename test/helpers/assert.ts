@@ -23,6 +23,7 @@ export function assertClose(
   for (let i = 0; i < actual.length; i++) {
     const a = actual[i]!;
     const e = expected[i]!;
+    if (Number.isNaN(e)) throw new Error(`${label}: element ${i} of the reference is NaN (seed ${seed})`);
     if (Number.isNaN(a) || (!Number.isFinite(a) && a !== e)) {
       throw new Error(`${label}: element ${i} is ${a}, expected ${e} (seed ${seed})`);
     }
