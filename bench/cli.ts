@@ -107,14 +107,14 @@ try {
         const t = row(c, 'tfjs-webgpu', tfjsAdapter(tf), theirTime);
         emit(t);
         const ratio = t.ms / ours.ms;
-        if (values.json) console.log(JSON.stringify({ bench: c.bench, shape: c.shape, ratio: Number(ratio.toFixed(2)), adapter }));
+        if (values.json) console.log(JSON.stringify({ ...ours, impl: 'ours/tfjs-webgpu', peerMs: t.ms, ratio: Number(ratio.toFixed(2)) }));
         else process.stderr.write(`${c.bench} ${c.shape}: ours ${ours.ms} ms, tfjs ${t.ms} ms, ${ratio.toFixed(2)}x\n`);
       }
       const torch = c.torch ? torchTimes.get(c.torch) : undefined;
       if (torch !== undefined) {
         emit(row(c, 'pytorch-cpu', `CPU (${torch.threads} threads)`, { ms: torch.ms }));
         const ratio = torch.ms / ours.ms;
-        if (values.json) console.log(JSON.stringify({ bench: c.bench, shape: c.shape, torchRatio: Number(ratio.toFixed(2)), adapter }));
+        if (values.json) console.log(JSON.stringify({ ...ours, impl: 'ours/pytorch-cpu', peerMs: torch.ms, torchRatio: Number(ratio.toFixed(2)) }));
         else process.stderr.write(`${c.bench} ${c.shape}: ours ${ours.ms} ms, pytorch-cpu ${torch.ms.toFixed(1)} ms, ${ratio.toFixed(2)}x\n`);
       }
     }
