@@ -5,10 +5,12 @@
 //   {"__metadata__": {string: string}, "<name>": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ...}
 // padded with spaces so that N is a multiple of 8; then the data region, little-endian, row-major,
 // offsets relative to its start. The tensors must tile the data region exactly: sorted by offset, each
-// begins where the previous ended, the last ends at the end of the file, and end - begin = 4·product(shape).
+// begins where the previous ended, the last ends at the end of the file, and end - begin = (bytes per element)·product(shape).
 // The encoder writes what the reference implementation writes for F32 tensors: tensors ordered by name
 // (UTF-8 bytes), "__metadata__" first, compact JSON, space padding. The decoder validates the whole file
 // before returning anything and copies the data out (the result never aliases the input bytes).
+// Tensors of other dtypes are refused, or, where the caller's `skip` allows them (PyTorch's int64
+// BatchNorm counters), validated the same way and listed without their data.
 
 export interface SafetensorsEntry {
   name: string;

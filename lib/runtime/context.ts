@@ -377,7 +377,7 @@ export class GpuContext {
     this.device.destroy();
   }
 
-  /** ' after a batch with kernels a, b' for errors Dawn reports outside an error scope. */
+  /** ' after a batch of N dispatches (kernels: a, b)', or '', for errors Dawn reports outside an error scope. */
   private lastBatchNote(): string {
     const names = [...new Set(this.lastBatchKernels)];
     if (names.length === 0) return '';
