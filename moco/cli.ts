@@ -47,7 +47,7 @@ augmentation:
 monitoring and run:
   --knn-every N  --knn-k N  --knn-t F  --knn-features backbone|head
   --out DIR             run folder: log.jsonl, checkpoint.safetensors, plots (default runs/moco)
-  --resume FILE|DIR     continue a run from its checkpoint (same options)
+  --resume FILE|DIR     continue a run from its checkpoint (its options; --lr F may change the base lr)
   --force               start over in an --out folder that already holds a run
   --checkpoint-minutes F  also save every F minutes (default 10)
   --log-every N         read the loss back every N steps (default 10)
@@ -95,6 +95,21 @@ const OPTIONS = {
 } as const;
 
 type Values = ReturnType<typeof parseCommandLine>['values'];
+
+/** The options each command reads; any other option given is refused (not silently ignored). */
+const EVAL_SHARED = ['checkpoint', 'data', 'cache-dir'];
+const COMMAND_OPTIONS: Record<string, readonly string[]> = {
+  train: Object.keys(OPTIONS).filter((k) => k !== 'checkpoint' && k !== 'label-fraction'),
+  prepare: ['data', 'image-size', 'cache-dir'],
+  'eval knn': [...EVAL_SHARED, 'knn-k', 'knn-t', 'knn-features'],
+  'eval linear': [...EVAL_SHARED, 'label-fraction', 'lr', 'epochs', 'batch-size', 'seed'],
+};
+
+function refuseOthers(command: string, v: Values): void {
+  const allowed = COMMAND_OPTIONS[command]!;
+  const other = Object.keys(v).filter((k) => k !== 'help' && !allowed.includes(k));
+  if (other.length) throw new UsageError(`moco ${command} does not take --${other.join(', --')} (it reads --${allowed.join(', --')})`);
+}
 
 function parseCommandLine(argv: string[]) {
   try {
@@ -213,17 +228,24 @@ function describe(c: MocoConfig, root: string, train: ImageDataset, val: ImageDa
 }
 
 async function train(v: Values): Promise<void> {
+  refuseOthers('train', v);
   const log = (s: string) => console.log(s);
   let config: MocoConfig;
   let resumePath: string | undefined;
   let newRun: { overrides: ConfigOverrides; facts: DatasetFacts } | null = null;
   if (v.resume !== undefined) {
     resumePath = existsSync(v.resume) && statSync(v.resume).isDirectory() ? join(v.resume, 'checkpoint.safetensors') : v.resume;
-    const given = Object.keys(v).filter((k) => !['resume', 'data', 'cache-dir'].includes(k));
-    if (given.length) throw new UsageError(`--resume takes every setting from the checkpoint; drop --${given.join(', --')}`);
+    const given = Object.keys(v).filter((k) => !['resume', 'data', 'cache-dir', 'lr'].includes(k));
+    if (given.length) throw new UsageError(`--resume takes every setting from the checkpoint (but --data, --cache-dir and --lr); drop --${given.join(', --')}`);
+    const lr = num(v, 'lr');
+    if (lr !== undefined && !(lr > 0)) throw new UsageError(`--lr must be > 0, got ${lr}`);
     config = readCheckpoint(resumePath).meta.config;
     if (v.data !== undefined) config = { ...config, data: v.data };
     if (v['cache-dir'] !== undefined) config = { ...config, cacheDir: v['cache-dir'] };
+    if (lr !== undefined && lr !== config.lr) {
+      log(`note: base lr ${config.lr} → ${lr} from here on (the ${config.scheduleBy} cosine schedule continues where it was, scaled to the new base)`);
+      config = { ...config, lr };
+    }
     config = { ...config, out: dirname(resumePath) };
   } else {
     const overrides = overridesFrom(v);
@@ -280,6 +302,7 @@ async function train(v: Values): Promise<void> {
 }
 
 async function prepare(v: Values): Promise<void> {
+  refuseOthers('prepare', v);
   const overrides = overridesFrom(v);
   const root = dataRoot(overrides.data);
   const size = overrides.imageSize ?? 64;
@@ -290,7 +313,26 @@ async function prepare(v: Values): Promise<void> {
 
 async function evaluate(kind: string | undefined, v: Values): Promise<void> {
   if (kind !== 'knn' && kind !== 'linear') throw new UsageError('usage: moco eval knn|linear --checkpoint FILE');
+  refuseOthers(`eval ${kind}`, v);
   if (!v.checkpoint) throw new UsageError(`moco eval ${kind} needs --checkpoint FILE`);
+  // Every option is read and checked before the data load and the feature passes.
+  const positiveInt = (name: keyof Values) => {
+    const x = num(v, name);
+    if (x !== undefined && !(Number.isInteger(x) && x > 0)) throw new UsageError(`--${name} must be a positive integer, got ${x}`);
+    return x;
+  };
+  const knnK = positiveInt('knn-k');
+  const knnT = num(v, 'knn-t');
+  if (knnT !== undefined && !(knnT > 0)) throw new UsageError(`--knn-t must be > 0, got ${knnT}`);
+  const knnFeatures = oneOf(v, 'knn-features', ['backbone', 'head'] as const);
+  const fraction = num(v, 'label-fraction') ?? 1;
+  if (!(fraction > 0 && fraction <= 1)) throw new UsageError(`--label-fraction must be in (0, 1], got ${fraction}`);
+  const linearLr = num(v, 'lr');
+  if (linearLr !== undefined && !(linearLr > 0)) throw new UsageError(`--lr must be > 0, got ${linearLr}`);
+  const linearEpochs = positiveInt('epochs');
+  const linearBatch = positiveInt('batch-size');
+  const seed = num(v, 'seed');
+  if (seed !== undefined && !(Number.isInteger(seed) && seed >= 0)) throw new UsageError(`--seed must be a non-negative integer, got ${seed}`);
   const loaded = readCheckpoint(v.checkpoint);
   const c = { ...loaded.meta.config, ...(v.data !== undefined ? { data: v.data } : {}), ...(v['cache-dir'] !== undefined ? { cacheDir: v['cache-dir'] } : {}) };
   const root = dataRoot(c.data);
@@ -301,7 +343,7 @@ async function evaluate(kind: string | undefined, v: Values): Promise<void> {
   encoder.loadStateDict(withPrefix(loaded.file.tensors, 'encoder_q.'));
   const epoch = loaded.meta.state.epoch;
   if (kind === 'knn') {
-    const features = oneOf(v, 'knn-features' as keyof Values, ['backbone', 'head'] as const) ?? c.knnFeatures;
+    const features = knnFeatures ?? c.knnFeatures;
     const extract = { features, batchSize: extractBatch };
     const bank = await extractFeatures(encoder, trainSet.images, trainSet.count, trainSet.size, extract);
     const queries = await extractFeatures(encoder, val.images, val.count, val.size, extract);
@@ -309,19 +351,17 @@ async function evaluate(kind: string | undefined, v: Values): Promise<void> {
       { features: bank, labels: trainSet.labels },
       { features: queries, labels: val.labels },
       bank.length / trainSet.count,
-      { k: num(v, 'knn-k') ?? c.knnK, t: num(v, 'knn-t') ?? c.knnT, numClasses: trainSet.classes.length },
+      { k: knnK ?? c.knnK, t: knnT ?? c.knnT, numClasses: trainSet.classes.length },
     );
     console.log(`kNN top-1 (k ${r.k}, ${features} features) after epoch ${epoch}: ${r.top1.toFixed(2)}%`);
   } else {
-    const fraction = num(v, 'label-fraction') ?? 1;
-    if (!(fraction > 0 && fraction <= 1)) throw new UsageError(`--label-fraction must be in (0, 1], got ${fraction}`);
     const r = await linearEval(encoder, trainSet, val, {
       labelFraction: fraction,
       extract: { batchSize: extractBatch },
-      ...(num(v, 'lr') !== undefined ? { lr: num(v, 'lr')! } : {}),
-      ...(num(v, 'epochs') !== undefined ? { epochs: num(v, 'epochs')! } : {}),
-      ...(num(v, 'batch-size') !== undefined ? { batchSize: num(v, 'batch-size')! } : {}),
-      ...(num(v, 'seed') !== undefined ? { seed: num(v, 'seed')!, subsetSeed: num(v, 'seed')! } : {}),
+      ...(linearLr !== undefined ? { lr: linearLr } : {}),
+      ...(linearEpochs !== undefined ? { epochs: linearEpochs } : {}),
+      ...(linearBatch !== undefined ? { batchSize: linearBatch } : {}),
+      ...(seed !== undefined ? { seed, subsetSeed: seed } : {}),
     });
     const used = r.subset ? r.subset.length : trainSet.count;
     console.log(`linear evaluation after epoch ${epoch}: top-1 ${r.top1.toFixed(2)}% on val (trained on ${used} labelled images, ${(fraction * 100).toFixed(0)}%)`);

@@ -181,6 +181,15 @@ export function extractionBatch(c: Pick<MocoConfig, 'batchSize' | 'stem' | 'imag
 }
 
 /**
+ * Ghost-batch groups for Shuffle-BN: batch / 8 of them (8 samples each), at most 8 (MoCo's 8 GPUs,
+ * 32 samples each at batch 256), lowered to the nearest whole number that divides the batch.
+ */
+export function defaultBnSplits(batchSize: number): number {
+  for (let d = Math.min(8, Math.max(1, Math.floor(batchSize / 8))); d > 1; d--) if (batchSize % d === 0) return d;
+  return 1;
+}
+
+/**
  * Fills in every value: overrides win, then the preset, then defaults that depend on the data —
  * batch ≤ 1/8 of the training set (at least 8 steps an epoch), K ≤ half the training set (a queue
  * longer than the data set would hold several keys of the same image as negatives).
@@ -225,7 +234,7 @@ export function resolveConfig(given: ConfigOverrides, facts: DatasetFacts): { co
     momentum: o.momentum ?? preset.momentum,
     temperature: o.temperature ?? preset.temperature,
     symmetric: o.symmetric ?? false,
-    bnSplits: o.bnSplits ?? Math.min(8, Math.max(1, batchSize / 8)),
+    bnSplits: o.bnSplits ?? defaultBnSplits(batchSize),
     queueInit: o.queueInit ?? preset.queueInit,
     optimizer: o.optimizer ?? preset.optimizer,
     lr,

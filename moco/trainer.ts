@@ -3,7 +3,7 @@
 // steps (one readback), the kNN monitor, a JSONL log, plots, checkpoints every epoch and every N
 // minutes (atomic), exact resume, clean stop on SIGINT/SIGTERM, and a clear stop on a NaN/Inf loss
 // that keeps the last good checkpoint.
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   Adam,
@@ -15,6 +15,7 @@ import {
   noGrad,
   scope,
   SGD,
+  writeFileAtomic,
   zeros,
   type Optimizer,
   type Tensor,
@@ -125,7 +126,33 @@ export class Trainer {
     this.state = loaded.meta.state;
     this.loader.restore(this.state.loader);
     this.rng.setState(this.state.rng);
+    this.restoreLog();
+    this.record({ type: 'resume', step: this.state.globalStep, epoch: this.state.epoch, lr: this.config.lr });
     this.options.log(`resumed from ${path}: epoch ${this.state.epoch + 1}, batch ${this.state.batchInEpoch}, step ${this.state.globalStep}`);
+  }
+
+  /**
+   * Keeps the run's log.jsonl up to the checkpoint: step and epoch lines written after it (a run
+   * that crashed or was killed went on past its last save) are dropped, since they are run again,
+   * and the kept step losses seed the loss plot. A missing log starts again empty.
+   */
+  private restoreLog(): void {
+    if (!existsSync(this.logPath)) return;
+    const kept: string[] = [];
+    for (const line of readFileSync(this.logPath, 'utf8').split('\n')) {
+      if (line.trim() === '') continue;
+      let entry: { type?: string; step?: number; epoch?: number; loss?: number; lr?: number };
+      try {
+        entry = JSON.parse(line) as typeof entry;
+      } catch {
+        continue; // a line cut short by a crash
+      }
+      if (entry.type === 'step' && (entry.step ?? Infinity) > this.state.globalStep) continue;
+      if (entry.type === 'epoch' && (entry.epoch ?? Infinity) > this.state.epoch) continue;
+      if (entry.type === 'step') this.stepLog.push({ step: entry.step! - 1, loss: entry.loss!, lr: entry.lr! });
+      kept.push(line);
+    }
+    writeFileAtomic(this.logPath, new TextEncoder().encode(`${kept.join('\n')}${kept.length ? '\n' : ''}`));
   }
 
   /** The seed preset's queue: K real keys from the key encoder (no gradient), not random vectors. */
@@ -197,7 +224,8 @@ export class Trainer {
       if (!Number.isFinite(loss)) {
         throw new NonFiniteLossError(
           `the loss became ${loss} at step ${s.step + 1} (epoch ${s.epoch + 1}); training stopped. ` +
-            `The last good checkpoint is ${this.checkpointPath}; try a lower --lr.`,
+            `The last good checkpoint is ${this.checkpointPath}: continue from it with a lower learning rate, ` +
+            `moco train --resume ${this.checkpointPath} --lr ${(this.config.lr / 2).toPrecision(2)} (half the current base lr).`,
         );
       }
       this.state.epochLossSum += loss;

@@ -2,7 +2,7 @@
 // short-run defaults, and the checks that refuse a bad configuration. CPU only.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ConfigError, largestBindingPerImage, maxBatchFor, PRESETS, resolveConfig, SAMPLE_RECIPE } from '../moco/config';
+import { ConfigError, defaultBnSplits, largestBindingPerImage, maxBatchFor, PRESETS, resolveConfig, SAMPLE_RECIPE } from '../moco/config';
 import { assertThrows } from './helpers/assert';
 
 const sample = { trainSize: 500, numClasses: 10 };
@@ -61,6 +61,16 @@ test('--data: the official recipe, with batch and K capped by the data set size'
   assert.is(small.config.queueSize, 224);
   assert.is(small.config.lr, (0.03 * 32) / 256);
   assert.ok(small.notes.some((n) => n.includes('queue K 224')), small.notes.join('\n'));
+});
+
+test('the default BN splits divide any batch: batch / 8 groups, at most 8, lowered to a divisor', () => {
+  const expected: [number, number][] = [[4, 1], [8, 1], [12, 1], [16, 2], [20, 2], [24, 3], [32, 4], [36, 4], [44, 4], [48, 6], [56, 7], [64, 8], [100, 5], [256, 8], [258, 6]];
+  for (const [batch, splits] of expected) {
+    assert.is(defaultBnSplits(batch), splits, `batch ${batch}`);
+    // and the whole config accepts it (a batch that is not a multiple of 8 used to get a fraction)
+    const k = batch * 4;
+    assert.is(resolveConfig({ data: '/d', batchSize: batch, queueSize: k }, imagenette).config.bnSplits, splits, `config at batch ${batch}`);
+  }
 });
 
 test('bad values are refused with a ConfigError naming the option', () => {

@@ -2,7 +2,7 @@
 // resume (the losses after --resume equal an uninterrupted run's), a clean stop on SIGINT that
 // saves a checkpoint, a NaN loss that stops training and keeps the last good checkpoint, and a
 // truncated checkpoint refused.
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -15,7 +15,7 @@ import { loadImageFolder, type ImageDataset } from '../moco/data/cache';
 import { sampleRoot } from '../moco/data/sample';
 import { KnnEvaluator } from '../moco/evaluator';
 import type { Progress } from '../moco/progress';
-import { NonFiniteLossError, Trainer } from '../moco/trainer';
+import { NonFiniteLossError, Trainer, type Evaluator } from '../moco/trainer';
 import { assertRejects, assertThrows } from './helpers/assert';
 import './helpers/gpu';
 
@@ -65,11 +65,22 @@ function stepLosses(out: string): Map<number, number> {
   return new Map(lines.filter((l) => l.type === 'step').map((l) => [l.step, l.loss]));
 }
 
+/** The steps the last run handed to its loss plot. */
+let plottedSteps: number[] = [];
+
 async function runTrainer(config: MocoConfig, options: { resume?: string; stopAfterSteps?: number; progress?: Progress } = {}) {
+  const knn = new KnnEvaluator(config, train, val);
+  const evaluator: Evaluator = {
+    knn: (model) => knn.knn(model),
+    plots: (model, steps, history, initial) => {
+      plottedSteps = steps.map((s) => s.step + 1);
+      return knn.plots(model, steps, history, initial);
+    },
+  };
   const trainer = new Trainer(config, train, {
     log: () => {},
     progress: options.progress ?? quiet,
-    evaluator: new KnnEvaluator(config, train, val),
+    evaluator,
     ...(options.resume ? { resume: options.resume } : {}),
     ...(options.stopAfterSteps !== undefined ? { stopAfterSteps: options.stopAfterSteps } : {}),
   });
@@ -101,11 +112,19 @@ test('bad options are refused before any work (exit code 2, nothing written)', a
       [['train', '--data', dataDir, '--epochs', 'ten'], /--epochs must be a number/],
       [['train', '--data', dataDir, '--batch-size', '8', '--bn-splits', '3'], /bn-splits 3 must divide the batch size 8/],
       [['train', '--preset', 'simclr'], /--preset must be one of mocov2, seed/],
+      [['train', '--data', dataDir, '--checkpoint', 'x.safetensors'], /moco train does not take --checkpoint/],
+      [['train', '--resume', join(work, 'none'), '--moco-k', '8'], /--resume takes every setting.*drop --moco-k/],
       [['eval', 'knn'], /needs --checkpoint/],
+      // eval options are checked before the checkpoint is read (this one does not exist) or any data loads
+      [['eval', 'knn', '--checkpoint', join(work, 'none.safetensors'), '--knn-k', 'abc'], /--knn-k must be a number/],
+      [['eval', 'knn', '--checkpoint', join(work, 'none.safetensors'), '--knn-k', '0'], /--knn-k must be a positive integer/],
+      [['eval', 'knn', '--checkpoint', join(work, 'none.safetensors'), '--lr', '5'], /moco eval knn does not take --lr/],
+      [['eval', 'linear', '--checkpoint', join(work, 'none.safetensors'), '--label-fraction', '2'], /--label-fraction must be in \(0, 1\]/],
+      [['prepare', '--data', dataDir, '--epochs', '3'], /moco prepare does not take --epochs/],
     ];
     for (const [args, pattern] of cases) {
       errors.length = 0;
-      const code = await main([...args, '--out', out]);
+      const code = await main(args[0] === 'train' && !args.includes('--resume') ? [...args, '--out', out] : args);
       assert.is(code, 2, `${args.join(' ')} → exit code`);
       assert.match(errors.join('\n'), pattern);
     }
@@ -123,6 +142,10 @@ test('resume after an interruption gives the same losses as an uninterrupted run
   const first = await runTrainer(tinyConfig(parts), { stopAfterSteps: 3 }); // stops inside epoch 2
   assert.ok(first.stoppedEarly);
   assert.is(first.state.globalStep, 3);
+  // As if the run had gone on past its checkpoint and crashed: lines for step 4 and epoch 2, and a
+  // line cut short. The resume drops them (step 4 and epoch 2 are run again).
+  const logPath = join(parts, 'log.jsonl');
+  appendFileSync(logPath, '{"type":"step","step":4,"epoch":2,"loss":9,"lr":0.1}\n{"type":"epoch","epoch":2,"loss":9}\n{"type":"st');
   const b = await runTrainer(tinyConfig(parts), { resume: join(parts, 'checkpoint.safetensors') });
   assert.is(b.state.epoch, 2);
   const expected = stepLosses(full);
@@ -130,6 +153,11 @@ test('resume after an interruption gives the same losses as an uninterrupted run
   assert.is(expected.size, 4);
   assert.equal([...got.keys()].sort(), [...expected.keys()].sort());
   for (const [step, loss] of expected) assert.is(got.get(step), loss, `loss of step ${step}`);
+  const lines = readFileSync(logPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; step?: number; epoch?: number });
+  assert.equal(lines.filter((l) => l.type === 'step').map((l) => l.step), [1, 2, 3, 4], 'each step logged once');
+  assert.equal(lines.filter((l) => l.type === 'epoch').map((l) => l.epoch), [1, 2], 'each epoch logged once');
+  assert.equal(lines.filter((l) => l.type === 'resume').map((l) => l.step), [3]);
+  assert.equal(plottedSteps, [1, 2, 3, 4], 'the loss plot after the resume has the steps from before it');
   assert.equal(
     b.state.history.map((h) => [h.epoch, h.loss, h.knn]),
     a.state.history.map((h) => [h.epoch, h.loss, h.knn]),
@@ -160,12 +188,30 @@ test('SIGINT finishes the step, saves a checkpoint and stops; the run then resum
 test('a NaN loss stops training with a clear error and keeps the last good checkpoint', async () => {
   const out = join(work, 'nan');
   const before = liveTensorCount();
-  const error = await assertRejects(() => runTrainer(tinyConfig(out, { lr: 1e30 })), 'the loss became', 'last good checkpoint');
+  const error = await assertRejects(() => runTrainer(tinyConfig(out, { lr: 1e30 })), 'the loss became', 'last good checkpoint', '--resume', '--lr 5.0e+29');
   assert.instance(error, NonFiniteLossError);
   const kept = readCheckpoint(join(out, 'checkpoint.safetensors'));
   assert.is(kept.meta.state.globalStep, 0, 'the checkpoint is the one from before the bad steps');
   for (const [name, t] of kept.file.tensors) assert.ok(t.data.every(Number.isFinite), `${name} is finite`);
   assert.is(liveTensorCount(), before, 'the failed run freed its tensors');
+  // What the message suggests: continue from that checkpoint with a lower base lr.
+  const original = { log: console.log, write: process.stderr.write };
+  const said: string[] = [];
+  console.log = (m: string) => said.push(String(m));
+  process.stderr.write = ((chunk: string | Uint8Array) => said.push(String(chunk)) > 0) as typeof process.stderr.write; // progress lines
+  let code: number;
+  try {
+    code = await main(['train', '--resume', out, '--lr', '0.01']);
+  } finally {
+    console.log = original.log;
+    process.stderr.write = original.write;
+  }
+  assert.is(code, 0, said.join('\n'));
+  assert.ok(said.some((l) => l.includes('base lr 1e+30 → 0.01')), said.join('\n'));
+  const resumed = readCheckpoint(join(out, 'checkpoint.safetensors'));
+  assert.is(resumed.meta.config.lr, 0.01);
+  assert.is(resumed.meta.state.epoch, 2);
+  assert.ok(resumed.meta.state.history.every((h) => Number.isFinite(h.loss)), 'finite epoch losses after the resume');
 });
 
 test('a truncated checkpoint is refused with a clear error', () => {
