@@ -108,11 +108,13 @@ async function runInPage(page: Page, useSubgroups: boolean): Promise<ScenarioOut
   return output;
 }
 
-test('ops, autograd and optimizer steps in Chromium match Node (subgroup kernels where the adapter has subgroups)', async () => {
+test('ops, autograd and optimizer steps in Chromium match Node (subgroup kernels)', async () => {
   const { page, nodeOutput } = await env();
   const output = await runInPage(page, true);
   console.log(`    Chromium: ${output.adapter}, subgroup size ${output.subgroupSize ?? 'none'}; Node: ${nodeOutput.adapter}, subgroup size ${nodeOutput.subgroupSize ?? 'none'}`);
-  compare(nodeOutput, output, output.subgroupSize ? `subgroups of ${output.subgroupSize}` : 'no subgroups on this adapter');
+  // Chromium's SwiftShader offers subgroups (of 4): without them this test would only repeat the next one.
+  assert.ok(output.subgroupSize !== null, `Chromium's adapter (${output.adapter}) has no fixed-size subgroups, so the subgroup kernels went untested`);
+  compare(nodeOutput, output, `subgroups of ${output.subgroupSize}`);
 });
 
 test('ops, autograd and optimizer steps in Chromium match Node (kernels without subgroups)', async () => {

@@ -1,7 +1,7 @@
 // Bad input gets an error that names the op and the shapes.
 import { test } from 'uvu';
 import { create } from 'webgpu';
-import { add, concat, fromArray, full, randn, requestContext, zeros, type KernelSpec } from '../lib/index';
+import { add, concat, fromArray, full, getContext, init, randn, requestContext, zeros, type KernelSpec } from '../lib/index';
 import { assertRejects, assertThrows } from './helpers/assert';
 import './helpers/gpu';
 
@@ -92,6 +92,15 @@ test('GPU-side errors become thrown errors naming the kernel: validation, compil
   c.device.destroy();
   await c.device.lost;
   assertThrows(() => c.run(kernel('afterLoss', copyOne), [c.alloc(64), c.alloc(16)]), 'GPU device lost', 'beforeLoss');
+});
+
+test('init() returns the context already set up, and refuses to replace it with another device', async () => {
+  const current = getContext();
+  if ((await init()) !== current) throw new Error('init() made a second context');
+  const other = await requestContext(await gpuObject());
+  await assertRejects(() => init({ device: other.device }), 'init', 'another GPUDevice');
+  if (getContext() !== current) throw new Error('the default context changed');
+  other.destroy();
 });
 
 test('backward on a non-scalar without a gradient is refused', () => {
