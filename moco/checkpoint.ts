@@ -53,6 +53,10 @@ export interface CheckpointMeta {
   savedAt: string;
 }
 
+/** A checkpoint was not written because a tensor in it holds NaN or ±Infinity (the file on disk is kept). */
+export class NonFiniteStateError extends Error {}
+
+/** Writes the checkpoint atomically; refuses (NonFiniteStateError) to replace it with non-finite values. */
 export async function saveCheckpoint(path: string, model: MocoModel, optimizer: Optimizer, config: MocoConfig, state: TrainingState): Promise<void> {
   const entries: SafetensorsEntry[] = [];
   for (const [prefix, encoder] of [
@@ -66,6 +70,10 @@ export async function saveCheckpoint(path: string, model: MocoModel, optimizer: 
   for (let i = 0; i < optimizerState.length; i++) {
     const t = optimizerState[i]!;
     entries.push({ name: `optimizer.${i}`, shape: [...t.shape], data: await t.toArray() });
+  }
+  for (const e of entries) {
+    const bad = e.data.findIndex((x) => !Number.isFinite(x));
+    if (bad >= 0) throw new NonFiniteStateError(`${e.name}[${bad}] is ${e.data[bad]}`);
   }
   const meta: CheckpointMeta = { format: CHECKPOINT_FORMAT, config, state, savedAt: new Date().toISOString() };
   writeFileAtomic(path, encodeSafetensors(entries, { moco: JSON.stringify(meta) }));

@@ -22,7 +22,7 @@ import {
 } from '../lib/node';
 import { drawBatchParams } from './augment/params';
 import { augment, uploadImages } from './augment/pipeline';
-import { readCheckpoint, restoreCheckpoint, saveCheckpoint, type EpochRecord, type TrainingState } from './checkpoint';
+import { NonFiniteStateError, readCheckpoint, restoreCheckpoint, saveCheckpoint, type EpochRecord, type TrainingState } from './checkpoint';
 import type { MocoConfig } from './config';
 import { EpochLoader, type Batch } from './data/loader';
 import type { ImageDataset } from './data/cache';
@@ -221,13 +221,7 @@ export class Trainer {
     let last = NaN;
     this.pendingSteps.forEach((s, i) => {
       const loss = values[i]!;
-      if (!Number.isFinite(loss)) {
-        throw new NonFiniteLossError(
-          `the loss became ${loss} at step ${s.step + 1} (epoch ${s.epoch + 1}); training stopped. ` +
-            `The last good checkpoint is ${this.checkpointPath}: continue from it with a lower learning rate, ` +
-            `moco train --resume ${this.checkpointPath} --lr ${(this.config.lr / 2).toPrecision(2)} (half the current base lr).`,
-        );
-      }
+      if (!Number.isFinite(loss)) throw this.diverged(`the loss became ${loss} at step ${s.step + 1} (epoch ${s.epoch + 1})`);
       this.state.epochLossSum += loss;
       this.stepLog.push({ step: s.step, loss, lr: s.lr });
       this.record({ type: 'step', step: s.step + 1, epoch: s.epoch + 1, loss, lr: s.lr });
@@ -237,13 +231,38 @@ export class Trainer {
     return last;
   }
 
+  /** The error that stops a run whose numbers diverged, with how to go on from the last good checkpoint. */
+  private diverged(what: string): NonFiniteLossError {
+    return new NonFiniteLossError(
+      `${what}; training stopped. The last good checkpoint is ${this.checkpointPath}: continue from it with a lower ` +
+        `learning rate, moco train --resume ${this.checkpointPath} --lr ${(this.config.lr / 2).toPrecision(2)} (half the current base lr).`,
+    );
+  }
+
   private async checkpoint(): Promise<void> {
     await this.drainLosses();
     this.state.ptr = this.model.ptr;
     this.state.loader = this.loader.state();
     this.state.rng = this.rng.getState();
     this.state.optimizerSteps = this.optimizer.stepCount;
-    await saveCheckpoint(this.checkpointPath, this.model, this.optimizer, this.config, this.state);
+    try {
+      await saveCheckpoint(this.checkpointPath, this.model, this.optimizer, this.config, this.state);
+    } catch (error) {
+      if (error instanceof NonFiniteStateError) throw this.diverged(`after step ${this.state.globalStep} ${error.message}, so no checkpoint was written`);
+      throw error;
+    }
+  }
+
+  /** kNN top-1 of the model; features that are no longer finite mean the weights diverged. */
+  private async knn(epoch: number): Promise<number> {
+    try {
+      return await this.options.evaluator.knn(this.model);
+    } catch (error) {
+      if (error instanceof Error && error.message.includes('features must be finite')) {
+        throw this.diverged(`the encoder's features became non-finite in epoch ${epoch} (${error.message})`);
+      }
+      throw error;
+    }
   }
 
   async run(): Promise<TrainResult> {
@@ -316,7 +335,7 @@ export class Trainer {
           lr: this.schedule(epoch, this.state.globalStep - 1),
           seconds: (Date.now() - started) / 1000,
         };
-        if ((epoch + 1) % c.knnEvery === 0 || epoch + 1 === c.epochs) record.knn = await evaluator.knn(this.model);
+        if ((epoch + 1) % c.knnEvery === 0 || epoch + 1 === c.epochs) record.knn = await this.knn(epoch + 1);
         this.state.history.push(record);
         this.state.epoch++;
         this.state.batchInEpoch = 0;

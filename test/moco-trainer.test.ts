@@ -7,13 +7,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { liveTensorCount } from '../lib/index';
-import { readCheckpoint } from '../moco/checkpoint';
+import { copyInPlace, full, Generator, liveTensorCount, SGD } from '../lib/index';
+import { NonFiniteStateError, readCheckpoint, saveCheckpoint, type TrainingState } from '../moco/checkpoint';
 import { main } from '../moco/cli';
 import { resolveConfig, type ConfigOverrides, type MocoConfig } from '../moco/config';
 import { loadImageFolder, type ImageDataset } from '../moco/data/cache';
 import { sampleRoot } from '../moco/data/sample';
 import { KnnEvaluator } from '../moco/evaluator';
+import { MocoModel } from '../moco/model';
 import type { Progress } from '../moco/progress';
 import { NonFiniteLossError, Trainer, type Evaluator } from '../moco/trainer';
 import { assertRejects, assertThrows } from './helpers/assert';
@@ -212,6 +213,30 @@ test('a NaN loss stops training with a clear error and keeps the last good check
   assert.is(resumed.meta.config.lr, 0.01);
   assert.is(resumed.meta.state.epoch, 2);
   assert.ok(resumed.meta.state.history.every((h) => Number.isFinite(h.loss)), 'finite epoch losses after the resume');
+});
+
+test('a checkpoint holding NaN or Infinity is not written: the last good one stays on disk', async () => {
+  const out = join(work, 'nonfinite');
+  mkdirSync(out, { recursive: true });
+  const config = tinyConfig(out);
+  const model = new MocoModel(config, new Generator(1));
+  const optimizer = new SGD(model.encoderQ.parameters(), { lr: 0.1, momentum: 0.9 });
+  const state = { epoch: 0, batchInEpoch: 0, globalStep: 0, ptr: 0, loader: { epoch: 0, position: 0, order: [], generator: new Generator(2).getState() }, rng: new Generator(3).getState(), optimizerSteps: 0, epochLossSum: 0, history: [], initialKnn: null } as unknown as TrainingState;
+  const path = join(out, 'checkpoint.safetensors');
+  try {
+    await saveCheckpoint(path, model, optimizer, config, state);
+    const good = readFileSync(path);
+    const [name, weight] = model.encoderK.namedParameters()[3]!;
+    const inf = full(weight.shape, Infinity);
+    copyInPlace(weight, inf);
+    inf.dispose();
+    const error = await assertRejects(() => saveCheckpoint(path, model, optimizer, config, state), `encoder_k.${name}[0] is Infinity`);
+    assert.instance(error, NonFiniteStateError);
+    assert.ok(readFileSync(path).equals(good), 'the checkpoint on disk is unchanged');
+  } finally {
+    optimizer.dispose();
+    model.dispose();
+  }
 });
 
 test('a truncated checkpoint is refused with a clear error', () => {
