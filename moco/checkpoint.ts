@@ -1,7 +1,7 @@
 // Training checkpoints: one safetensors file with both encoders (encoder_q.*, encoder_k.*, PyTorch
 // state_dict names), the optimizer state, the queue, and in its metadata the pointer, the random
-// generators' states, the position in training, the history and the configuration. Written
-// atomically; a truncated or foreign file is refused before anything is changed.
+// generators' states, the position in training, the history, the configuration and a hash of the
+// data. Written atomically; a truncated, damaged or foreign file is refused before anything is changed.
 import { readFileSync } from 'node:fs';
 import {
   decodeSafetensors,
@@ -44,6 +44,8 @@ export interface TrainingState {
   history: EpochRecord[];
   /** kNN accuracy of the encoder before training. */
   initialKnn: number | null;
+  /** What the run trains on; a resume refuses another data set (absent in older checkpoints). */
+  dataset?: { train: number; classes: string[] };
 }
 
 export interface CheckpointMeta {
@@ -51,6 +53,32 @@ export interface CheckpointMeta {
   config: MocoConfig;
   state: TrainingState;
   savedAt: string;
+  /** tensorsHash of every tensor in the file: a bit flipped in the data is refused on reading. */
+  dataHash?: string;
+}
+
+/**
+ * A 64-bit hash (two 32-bit multiply–xorshift lanes, hex) of named float32 tensors, by name order:
+ * the names, shapes' element counts and every bit of the data. Not cryptographic; it catches a
+ * damaged file (~0.1 s for a MoCo ResNet-18 checkpoint).
+ */
+export function tensorsHash(tensors: Iterable<readonly [string, Float32Array]>): string {
+  let a = 0x811c9dc5;
+  let b = 0x27d4eb2f;
+  const mix = (w: number) => {
+    a = Math.imul(a ^ w, 0x9e3779b1);
+    a ^= a >>> 15;
+    b = Math.imul(b ^ w, 0x85ebca77);
+    b ^= b >>> 13;
+  };
+  for (const [name, data] of [...tensors].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))) {
+    for (let i = 0; i < name.length; i++) mix(name.charCodeAt(i));
+    mix(data.length);
+    const words = new Uint32Array(data.buffer, data.byteOffset, data.length);
+    for (let i = 0; i < words.length; i++) mix(words[i]!);
+  }
+  const hex = (x: number) => (x >>> 0).toString(16).padStart(8, '0');
+  return hex(a) + hex(b);
 }
 
 /** A checkpoint was not written because a tensor in it holds NaN or ±Infinity (the file on disk is kept). */
@@ -75,7 +103,8 @@ export async function saveCheckpoint(path: string, model: MocoModel, optimizer: 
     const bad = e.data.findIndex((x) => !Number.isFinite(x));
     if (bad >= 0) throw new NonFiniteStateError(`${e.name}[${bad}] is ${e.data[bad]}`);
   }
-  const meta: CheckpointMeta = { format: CHECKPOINT_FORMAT, config, state, savedAt: new Date().toISOString() };
+  const dataHash = tensorsHash(entries.map((e) => [e.name, e.data] as const));
+  const meta: CheckpointMeta = { format: CHECKPOINT_FORMAT, config, state, savedAt: new Date().toISOString(), dataHash };
   writeFileAtomic(path, encodeSafetensors(entries, { moco: JSON.stringify(meta) }));
 }
 
@@ -107,6 +136,10 @@ export function readCheckpoint(path: string): LoadedCheckpoint {
     throw new Error(`checkpoint ${path}: its metadata is not valid JSON`);
   }
   if (meta.format !== CHECKPOINT_FORMAT) throw new Error(`checkpoint ${path}: format ${meta.format}, expected ${CHECKPOINT_FORMAT}`);
+  // Checkpoints written before the hash existed have none; every one written since is checked.
+  if (meta.dataHash !== undefined && tensorsHash([...file.tensors].map(([name, t]) => [name, t.data] as const)) !== meta.dataHash) {
+    throw new Error(`checkpoint ${path} is corrupt: its tensor data does not match the hash it was saved with`);
+  }
   return { meta, file };
 }
 

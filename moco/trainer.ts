@@ -105,6 +105,7 @@ export class Trainer {
       epochLossSum: 0,
       history: [],
       initialKnn: null,
+      dataset: { train: train.count, classes: [...train.classes] },
     };
   }
 
@@ -122,8 +123,16 @@ export class Trainer {
     if (differs.length) {
       throw new Error(`--resume: the checkpoint was trained with different ${differs.join(', ')}; use the same options to resume`);
     }
+    const before = loaded.meta.state.dataset;
+    const now = this.state.dataset!;
+    if (before && (before.train !== now.train || before.classes.join('\u0000') !== now.classes.join('\u0000'))) {
+      throw new Error(
+        `--resume: the checkpoint was trained on ${before.train} images of ${before.classes.length} classes (${before.classes.join(', ')}); ` +
+          `the data now has ${now.train} images of ${now.classes.length} (${now.classes.join(', ')}). Resume on the same data set`,
+      );
+    }
     restoreCheckpoint(loaded, this.model, this.optimizer);
-    this.state = loaded.meta.state;
+    this.state = { ...loaded.meta.state, dataset: now };
     this.loader.restore(this.state.loader);
     this.rng.setState(this.state.rng);
     this.restoreLog();

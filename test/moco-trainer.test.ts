@@ -159,6 +159,15 @@ test('resume after an interruption gives the same losses as an uninterrupted run
   assert.equal(lines.filter((l) => l.type === 'epoch').map((l) => l.epoch), [1, 2], 'each epoch logged once');
   assert.equal(lines.filter((l) => l.type === 'resume').map((l) => l.step), [3]);
   assert.equal(plottedSteps, [1, 2, 3, 4], 'the loss plot after the resume has the steps from before it');
+  // Another data set (here the 8 val images) is refused, before any weight or log changes.
+  const logBefore = readFileSync(logPath, 'utf8');
+  const other = new Trainer(tinyConfig(parts), val, { log: () => {}, progress: quiet, evaluator: new KnnEvaluator(tinyConfig(parts), val, val), resume: join(parts, 'checkpoint.safetensors') });
+  try {
+    await assertRejects(() => other.run(), '--resume', 'trained on 16 images of 2 classes', 'now has 8 images');
+  } finally {
+    other.dispose();
+  }
+  assert.is(readFileSync(logPath, 'utf8'), logBefore, 'the log is untouched');
   assert.equal(
     b.state.history.map((h) => [h.epoch, h.loss, h.knn]),
     a.state.history.map((h) => [h.epoch, h.loss, h.knn]),
@@ -239,12 +248,19 @@ test('a checkpoint holding NaN or Infinity is not written: the last good one sta
   }
 });
 
-test('a truncated checkpoint is refused with a clear error', () => {
+test('a truncated checkpoint, or one with a bit flipped in its data, is refused with a clear error', () => {
   const path = join(work, 'full', 'checkpoint.safetensors');
   const bytes = readFileSync(path);
+  assert.ok(readCheckpoint(path).meta.dataHash, 'the checkpoint carries its data hash');
   const broken = join(work, 'broken.safetensors');
   writeFileSync(broken, bytes.subarray(0, bytes.length - 1000));
   assertThrows(() => readCheckpoint(broken), 'corrupt or truncated');
+  // One bit of one float in the middle of the data region (the header stays valid).
+  const flipped = Uint8Array.from(bytes);
+  const at = flipped.length - Math.floor((flipped.length - 8 - Number(new DataView(flipped.buffer).getBigUint64(0, true))) / 2);
+  flipped[at]! ^= 0x10;
+  writeFileSync(broken, flipped);
+  assertThrows(() => readCheckpoint(broken), 'is corrupt', 'does not match the hash');
 });
 
 test('cleanup', () => rmSync(work, { recursive: true, force: true }));
