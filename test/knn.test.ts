@@ -7,7 +7,7 @@ import { centerBatchParams, extractFeatures, type FeatureEncoder } from '../moco
 import { knnClassify, knnMonitor, knnVote, score, topK } from '../moco/eval/knn';
 import { assertClose, assertRejects, assertThrows } from './helpers/assert';
 import { caseGenerator } from './helpers/check';
-import { bothPaths, ctx } from './helpers/gpu';
+import { bothPaths, ctx, seed } from './helpers/gpu';
 
 // The kNN monitor against an independent float64 reference: similarities as float64 dot products,
 // a full sort by (similarity descending, bank index ascending), votes Σ exp(sim / t) summed in that
@@ -168,7 +168,9 @@ test('knnClassify matches the reference on random unit features except within fl
         checked++;
         assert.is(got.predictions[q], ref.predictions[q], `query ${q} of ${nq} (bank ${nb}, dim ${dim}, sub ${ctx.useSubgroups})`);
       }
-      assert.ok(checked >= 0.9 * nq, `only ${checked} of ${nq} queries were decidable`);
+      // Near ties are rare (0.38% of queries in the 64×512 case, simulated): at most 10% of the
+      // queries, or 2, may be undecidable (a 17-query case then fails by chance ~4e-5 of runs).
+      assert.ok(checked >= nq - Math.max(2, Math.floor(0.1 * nq)), `only ${checked} of ${nq} queries were decidable (seed ${seed})`);
     }
   });
 });
