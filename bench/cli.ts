@@ -115,7 +115,7 @@ try {
         emit(row(c, 'pytorch-cpu', `CPU (${torch.threads} threads)`, { ms: torch.ms }));
         const ratio = torch.ms / ours.ms;
         if (values.json) console.log(JSON.stringify({ ...ours, impl: 'ours/pytorch-cpu', peerMs: torch.ms, torchRatio: Number(ratio.toFixed(2)) }));
-        else process.stderr.write(`${c.bench} ${c.shape}: ours ${ours.ms} ms, pytorch-cpu ${torch.ms.toFixed(1)} ms, ${ratio.toFixed(2)}x\n`);
+        else process.stderr.write(`${c.bench} ${c.shape}: ours ${ours.ms} ms, pytorch-cpu ${Number(torch.ms.toPrecision(4))} ms, ${ratio.toFixed(2)}x\n`);
       }
     }
   }

@@ -6,6 +6,9 @@ Prints one JSON line per spec: {"spec": ..., "ms": median wall-clock millisecond
 Specs:
   resnet18-step:STEM:BATCH:SIZE          forward + cross-entropy + backward + SGD step (momentum 0.9, wd 1e-4)
   moco-step:BATCH:SIZE:K:DIM             one MoCo-v2 step (cifar stem, MLP head, SGD), official semantics
+  conv2d:PASS:N:C:H:O:K:S:P              one convolution pass (fwd, dX or dW; aten's own convolution
+                                         and convolution_backward) on an N×C×H×H input, O filters K×K,
+                                         stride S, padding P
 Install libopenblas0-pthread first: Debian's reference BLAS makes torch's matmuls ~30x slower.
 """
 import json
@@ -76,8 +79,29 @@ def moco_step(batch, size, K, dim):
     return run
 
 
+def conv2d_pass(kind, n, c, h, o, k, s, p):
+    x = torch.randn(n, c, h, h)
+    w = torch.randn(o, c, k, k) * (2 / (c * k * k)) ** 0.5
+    ho = (h + 2 * p - k) // s + 1
+    dy = torch.randn(n, o, ho, ho)
+    if kind == "fwd":
+        def run():
+            with torch.no_grad():
+                F.conv2d(x, w, stride=s, padding=p)
+        return run
+    if kind not in ("dX", "dW"):
+        raise SystemExit(f"unknown conv2d pass {kind}")
+    mask = [kind == "dX", kind == "dW", False]
+
+    def run():
+        torch.ops.aten.convolution_backward(dy, x, w, None, [s, s], [p, p], [1, 1], False, [0, 0], 1, mask)
+    return run
+
+
 def build(spec):
     parts = spec.split(":")
+    if parts[0] == "conv2d":
+        return conv2d_pass(parts[1], *(int(v) for v in parts[2:]))
     if parts[0] == "resnet18-step":
         return resnet18_step(parts[1], int(parts[2]), int(parts[3]))
     if parts[0] == "moco-step":

@@ -3,10 +3,11 @@
 // max-pool), each timed as forward, dX (conv2dBackwardInput) and dW (conv2dBackwardWeight), with
 // GFLOP/s = 2·N·O·Ho·Wo·C·kh·kw / time for all three (the direct convolution's count, also for
 // the 3×3 stride-1 passes that run Winograd's algorithm with fewer multiplies: effective
-// GFLOP/s). `compare` adds tfjs-webgpu's forward
-// (tf.conv2d on NHWC inputs prepared once). One case per stem runs all the convolutions of one
-// ResNet-18 forward + backward (dX skipped for conv1, whose input needs no gradient), so its time
-// is the conv share of a training step. --quick times the forward passes only.
+// GFLOP/s). `compare` adds tfjs-webgpu's forward (tf.conv2d on NHWC inputs prepared once) and
+// PyTorch CPU's forward, dX and dW (bench/torch_cpu.py: aten's convolution and convolution_backward)
+// where python3-torch is installed. One case per stem runs all the convolutions of one ResNet-18
+// forward + backward (dX skipped for conv1, whose input needs no gradient), so its time is the conv
+// share of a training step. --quick times the forward passes only.
 import { conv2d, conv2dBackwardInput, conv2dBackwardWeight, noGrad, randn, type GpuContext, type Tensor } from '../../lib/index';
 import type { BenchCase, Prepared, TfModule } from '../harness';
 
@@ -96,6 +97,7 @@ function layerCase(stem: string, l: Layer, pass: Pass): BenchCase {
       const t = operands(ctx, l);
       return { run: () => runPass(pass, l, t), dispose: () => disposeAll(t) };
     },
+    torch: `conv2d:${pass}:${BATCH}:${l.c}:${l.h}:${l.o}:${l.k}:${l.s}:${l.p}`,
   };
   if (pass === 'fwd') {
     c.tfjs = (tf: TfModule): Prepared => {
