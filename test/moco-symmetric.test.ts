@@ -4,38 +4,18 @@
 // non-trivial key shuffles.
 import { test } from 'uvu';
 import { gatherRows, Generator, noGrad, randn, type Tensor } from '../lib/index';
+import { refCrossEntropy, refL2Normalize } from '../lib/cpu/index';
 import { resolveConfig } from '../moco/config';
 import { MocoModel } from '../moco/model';
+import { refMocoLogits } from '../moco/reference';
 import { assertClose } from './helpers/assert';
 import { seed } from './helpers/gpu';
 
-/** Rows of x, L2-normalised in float64. */
-async function normalizedRows(x: Tensor): Promise<Float64Array> {
-  const [n, d] = x.shape as [number, number];
-  const v = await x.toArray();
-  const out = new Float64Array(n * d);
-  for (let i = 0; i < n; i++) {
-    let s = 0;
-    for (let j = 0; j < d; j++) s += v[i * d + j]! ** 2;
-    for (let j = 0; j < d; j++) out[i * d + j] = v[i * d + j]! / Math.sqrt(s);
-  }
-  return out;
-}
-
-/** Mean over rows of lse([q·k, q·queueᵀ]/τ) − q·k/τ, in float64. */
-function infoNce(q: Float64Array, k: ArrayLike<number>, queue: ArrayLike<number>, n: number, d: number, K: number, tau: number): number {
-  let total = 0;
-  for (let i = 0; i < n; i++) {
-    const dot = (other: ArrayLike<number>, r: number) => {
-      let s = 0;
-      for (let j = 0; j < d; j++) s += q[i * d + j]! * other[r * d + j]!;
-      return s / tau;
-    };
-    const logits = [dot(k, i), ...Array.from({ length: K }, (_, r) => dot(queue, r))];
-    const m = Math.max(...logits);
-    total += m + Math.log(logits.reduce((a, l) => a + Math.exp(l - m), 0)) - logits[0]!;
-  }
-  return total / n;
+/** The float64 InfoNCE loss of queries q (normalised here) against keys k and the queue: CE over [q·k | q·queueᵀ]/τ, label 0. */
+function infoNce(qRaw: Float32Array, k: ArrayLike<number>, queue: ArrayLike<number>, n: number, dim: number, tau: number): number {
+  const q = refL2Normalize({ data: Float64Array.from(qRaw), shape: [n, dim] }).data;
+  const logits = refMocoLogits(q, k, queue, n, dim, tau);
+  return refCrossEntropy({ data: logits, shape: [n, logits.length / n] }, new Array<number>(n).fill(0)).data[0]!;
 }
 
 test('symmetric loss = CE(q1, k2) + CE(q2, k1) in float64; the keys to enqueue are [k1; k2]', async () => {
@@ -61,13 +41,13 @@ test('symmetric loss = CE(q1, k2) + CE(q2, k1) in float64; the keys to enqueue a
     const got = (await loss.toArray())[0]!;
     const gotKeys = await keys.toArray();
     // The same queries and keys again (forward did the momentum update; keys() does none).
-    const q1 = await normalizedRows(keep(noGrad(() => model.encoderQ.forward(v1))));
-    const q2 = await normalizedRows(keep(noGrad(() => model.encoderQ.forward(v2))));
+    const q1 = await keep(noGrad(() => model.encoderQ.forward(v1))).toArray();
+    const q2 = await keep(noGrad(() => model.encoderQ.forward(v2))).toArray();
     const k1 = await keep(model.keys(a.keyShuffled, p1)).toArray();
     const k2 = await keep(model.keys(b.keyShuffled, p2)).toArray();
     const queue = await model.queue.toArray();
     const d = config.dim;
-    const expected = infoNce(q1, k2, queue, n, d, config.queueSize, config.temperature) + infoNce(q2, k1, queue, n, d, config.queueSize, config.temperature);
+    const expected = infoNce(q1, k2, queue, n, d, config.temperature) + infoNce(q2, k1, queue, n, d, config.temperature);
     assertClose([got], [expected], { rtol: 1e-5, atol: 1e-5 }, 'symmetric loss');
     assertClose(gotKeys, [...k1, ...k2], { rtol: 0, atol: 1e-6 }, 'keys to enqueue');
   } finally {

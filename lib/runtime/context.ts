@@ -52,6 +52,11 @@ const BIND_GROUP_CACHE_LIMIT = 16384;
 const TIMER_PASSES = 256;
 const PROFILE_SET = 2048;
 
+/** 'a batch of N dispatches (kernels: a, b)' for error messages, each kernel named once. */
+function describeBatch(kernels: readonly string[]): string {
+  return `a batch of ${kernels.length} dispatches (kernels: ${[...new Set(kernels)].join(', ') || 'copies only'})`;
+}
+
 export class GpuContext {
   readonly device: GPUDevice;
   readonly queue: GPUQueue;
@@ -238,8 +243,7 @@ export class GpuContext {
     this.watch(
       this.device.popErrorScope().then((error) => {
         if (!error) return null;
-        const names = [...new Set(kernels)].join(', ') || 'copies only';
-        return `GPU validation error in a batch of ${kernels.length} dispatches (kernels: ${names}): ${error.message}`;
+        return `GPU validation error in ${describeBatch(kernels)}: ${error.message}`;
       }),
     );
     const tasks = this.afterSubmit;
@@ -379,10 +383,7 @@ export class GpuContext {
 
   /** ' after a batch of N dispatches (kernels: a, b)', or '', for errors Dawn reports outside an error scope. */
   private lastBatchNote(): string {
-    const names = [...new Set(this.lastBatchKernels)];
-    if (names.length === 0) return '';
-    const shown = names.length > 8 ? `${names.slice(0, 8).join(', ')}, …` : names.join(', ');
-    return ` after a batch of ${this.lastBatchKernels.length} dispatches (kernels: ${shown})`;
+    return this.lastBatchKernels.length ? ` after ${describeBatch(this.lastBatchKernels)}` : '';
   }
 
   private watch(check: Promise<string | null>): void {
