@@ -274,7 +274,14 @@ function runSubgroupGemm(
   const tm = small ? 8 : 16;
   const tn = small ? 8 : u.N <= 4 * S ? 4 : bLoad === 'vecN' && u.N > 64 && !evenK ? 16 : 8;
   const wy = Math.max(1, Math.min(Math.floor(64 / S), Math.ceil(u.M / tm)));
-  ctx.run(subgroupK({ subgroupSize: S, bLoad, vecC, ...kernelFlags, tm, tn, wy, evenK }), [a, b, out], u);
+  // op(A) as vec4 where its stored rows are 4-aligned (see SubgroupGemmConfig.aVec): along K
+  // when K is a multiple of S, along M (transposed A) when the vec4 holding the last row of op(A)
+  // stays inside A's range.
+  const aligned = S % 4 === 0 && a.size % 16 === 0 && four(u.offA, u.lda, u.batch > 1 ? u.strideA : 0);
+  const aVec = aligned && (kernelFlags.transA
+    ? u.K > 0 && extent({ offset: u.offA, ld: u.lda, stride: u.strideA, rows: u.K, cols: u.M }, u.batch, Math.ceil(u.M / 4) * 4) * 4 <= a.size
+    : evenK);
+  ctx.run(subgroupK({ subgroupSize: S, bLoad, vecC, ...kernelFlags, tm, tn, wy, evenK, ...(aVec ? { aVec } : {}) }), [a, b, out], u);
 }
 
 /** [batch, rows, cols] of a stored operand (a 2-D tensor is one matrix). */
