@@ -11,8 +11,8 @@
 //   S lanes of a subgroup walk N.
 // - K advances S at a time: lane l holds the scalars op(A)(row_i, k0 + l) for its TM rows (one
 //   load per row per S k-steps, or with `aVec` one vec4 load per 4 of them: along K, then
-//   regrouped by shuffles, or along M for a transposed A), and a rolled loop over u < S hands op(A)(row_i, k0 + u) to every
-//   lane with subgroupShuffle, while each lane loads its own TN values of op(B) row k0 + u: two
+//   regrouped by shuffles, or along M for a transposed A), and a rolled loop over u < S hands
+//   op(A)(row_i, k0 + u) to every lane with subgroupShuffle, while each lane loads its own TN values of op(B) row k0 + u: two
 //   vec4 along N ('vecN', row-major 4-aligned B), or for a transposed 4-aligned B one vec4 along K
 //   per column every 4 steps ('vecK'), else scalars ('scalar'). With `evenK` (K a multiple of S)
 //   the u loop has a constant trip count, and for 'vecN' takes two k per iteration, each
@@ -22,7 +22,9 @@
 // Edges: every load index is clamped into its matrix (row ≤ M-1, column ≤ N-1, k ≤ K-1): values
 // read at clamped rows or columns only reach accumulators that are never stored, and the u loop
 // stops at kn = min(S, K - k0), so a clamped k is never shuffled out (any K, no padding; with
-// `evenK`, K a multiple of S, the steps are a constant S, which compiles better). Stores
+// `evenK`, K a multiple of S, the steps are a constant S, which compiles better; a vec4 of a
+// transposed A may reach up to 3 floats past row M − 1, which the caller keeps inside A's range,
+// into accumulators that are never stored). Stores
 // are guarded per row and column (per vec4 when N is a multiple of 4). Batches beyond the grid's
 // z size are covered by a grid-stride loop over z.
 import { flagKey, GEMM_UNIFORMS, indexA, indexB, MAX_BATCH_GROUPS, storeTile, type GemmKernelFlags } from './matmul-common';
@@ -167,12 +169,12 @@ export function subgroupGemmKernel(cfg: SubgroupGemmConfig): KernelSpec {
         ...rows.map((i) => `      let a${i} = w${i >> 2}.${'xyzw'[i & 3]};`),
       ].join('\n')
     : [
-    ...range(TM / 4).map((t) => `      let v${t} = A[(aBase + min(row0 + ${4 * t}u + am, p.M - 1u) * p.lda + k0 + 4u * aq) >> 2u];`),
-    ...rows.map((i) => {
-      const sh = (c: string) => `subgroupShuffle(v${i >> 2}.${c}, ${(i & 3) * Q}u + (lane >> 2u))`;
-      return `      let a${i} = select(select(${sh('x')}, ${sh('y')}, ac == 1u), select(${sh('z')}, ${sh('w')}, ac == 3u), ac >= 2u);`;
-    }),
-  ].join('\n');
+        ...range(TM / 4).map((t) => `      let v${t} = A[(aBase + min(row0 + ${4 * t}u + am, p.M - 1u) * p.lda + k0 + 4u * aq) >> 2u];`),
+        ...rows.map((i) => {
+          const sh = (c: string) => `subgroupShuffle(v${i >> 2}.${c}, ${(i & 3) * Q}u + (lane >> 2u))`;
+          return `      let a${i} = select(select(${sh('x')}, ${sh('y')}, ac == 1u), select(${sh('z')}, ${sh('w')}, ac == 3u), ac >= 2u);`;
+        }),
+      ].join('\n');
 
   const code = /* wgsl */ `
 enable subgroups;

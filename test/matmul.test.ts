@@ -267,7 +267,8 @@ for (const path of PATHS) {
       type Ld = (rowLength: number) => number;
       const layouts: { name: string; batch: number; M: number; N: number; K: number; ld: [Ld, Ld, Ld]; off: number[]; extra: number; bcast: 'A' | 'B' | '' }[] = [
         { name: 'B and C vec4-aligned', batch: 3, M: 19, N: 12, K: 20, ld: [(n) => up4(n + 1), (n) => up4(n + 1), (n) => up4(n + 1)], off: [8, 4, 12], extra: 4, bcast: '' },
-        // K a multiple of 8 and A's rows 4-aligned: A read as vec4 along K on the subgroup path
+        // K a multiple of 8 and A's rows 4-aligned: A read as vec4 on the subgroup path (along K, or
+        // along M when transposed: its padded rows are NaN, so a wrong row would reach C)
         { name: 'A, B and C vec4-aligned, K a multiple of 8', batch: 3, M: 21, N: 12, K: 24, ld: [(n) => up4(n + 1), (n) => up4(n + 1), (n) => up4(n + 1)], off: [8, 4, 12], extra: 4, bcast: '' },
         { name: 'nothing aligned', batch: 2, M: 9, N: 7, K: 11, ld: [(n) => n + 3, (n) => n + 3, (n) => n + 3], off: [5, 3, 1], extra: 3, bcast: '' },
         { name: 'B aligned, C not', batch: 2, M: 6, N: 7, K: 9, ld: [(n) => n, (n) => up4(n + 1), (n) => n + 2], off: [1, 4, 3], extra: 4, bcast: '' },
