@@ -75,6 +75,14 @@ function checkCount(name: string, v: number, min = 0): void {
   if (!Number.isInteger(v) || v < min || v > 0xffffffff) throw new Error(`gemm: ${name} must be an integer ≥ ${min}, got ${v}`);
 }
 
+/**
+ * Whether a stored operand can be read as vec4 rows: 4-aligned rows, and the last vec4 of a row,
+ * which may reach past its end up to the next multiple of 4, still inside the range.
+ */
+function vec4Rows(m: Placed, batch: number, range: BufferRange): boolean {
+  return range.size % 16 === 0 && four(m.offset, m.ld, batch > 1 ? m.stride : 0) && extent(m, batch, Math.ceil(m.cols / 4) * 4) * 4 <= range.size;
+}
+
 /** Index one past the last element a batched strided matrix touches (rows·cols > 0). */
 function extent(m: Placed, batch: number, rowLength = m.cols): number {
   return m.offset + (batch - 1) * m.stride + (m.rows - 1) * m.ld + rowLength;
@@ -187,6 +195,8 @@ export function gemm(ctx: GpuContext, a: BufferRange, b: BufferRange, out: Buffe
     }
     return;
   }
+  // A's stored rows readable as vec4 (see SubgroupGemmConfig.aVec; runSubgroupGemm adds its conditions).
+  const vecA = K > 0 && vec4Rows(A, batch, a);
   if (transB && M >= TRANSPOSE_B_MIN_ROWS && K > 0) {
     // op(B) copied once into a row-major [K, N rounded up to 4] array per batch: the register-tile
     // kernel then reads it as vec4 rows (consecutive lanes, consecutive addresses). The copy costs
@@ -201,20 +211,16 @@ export function gemm(ctx: GpuContext, a: BufferRange, b: BufferRange, out: Buffe
         rows4: ldb / 4, cols4: Math.ceil(K / 4), rowsPad: ldb,
       });
       const rowMajor = { ...uniforms, ldb, offB: 0, strideB: batchB === 1 ? 0 : K * ldb };
-      runSubgroupGemm(ctx, S, a, copy.range, out, rowMajor, { transA, transB: false, accumulate }, 'vecN');
+      runSubgroupGemm(ctx, S, a, copy.range, out, rowMajor, { transA, transB: false, accumulate }, 'vecN', vecA);
     } finally {
       copy.release();
     }
     return;
   }
-  // vec4 reads of B need 4-aligned rows (columns when transposed); the last vec4 of a row may
-  // reach past its end up to the next multiple of 4, which must still lie inside the range.
-  const rowLength = transB ? K : N;
-  const vecB =
-    K > 0 && b.size % 16 === 0 && four(B.offset, B.ld, batch > 1 ? B.stride : 0) &&
-    extent(B, batch, Math.ceil(rowLength / 4) * 4) * 4 <= b.size;
+  // vec4 reads of B: its stored rows (columns of op(B) when transposed) as vec4.
+  const vecB = K > 0 && vec4Rows(B, batch, b);
   const bLoad = !vecB || (transB && S % 4 !== 0) ? 'scalar' : transB ? 'vecK' : 'vecN';
-  runSubgroupGemm(ctx, S, a, b, out, uniforms, { transA, transB, accumulate }, bLoad);
+  runSubgroupGemm(ctx, S, a, b, out, uniforms, { transA, transB, accumulate }, bLoad, vecA);
 }
 
 /**
@@ -254,6 +260,7 @@ function runSubgroupGemm(
   u: GemmUniforms,
   kernelFlags: Required<Omit<GemmFlags, 'alpha'>>,
   bLoad: BLoad,
+  vecA: boolean,
 ): void {
   const vecC = out.size % 16 === 0 && four(u.N, u.offC, u.ldc, u.batch > 1 ? u.strideC : 0);
   // Subgroups smaller than 8 (SwiftShader, Chromium's software WebGPU, has 4): 8×8 register
@@ -274,13 +281,9 @@ function runSubgroupGemm(
   const tm = small ? 8 : 16;
   const tn = small ? 8 : u.N <= 4 * S ? 4 : bLoad === 'vecN' && u.N > 64 && !evenK ? 16 : 8;
   const wy = Math.max(1, Math.min(Math.floor(64 / S), Math.ceil(u.M / tm)));
-  // op(A) as vec4 where its stored rows are 4-aligned (see SubgroupGemmConfig.aVec): along K
-  // when K is a multiple of S, along M (transposed A) when the vec4 holding the last row of op(A)
-  // stays inside A's range.
-  const aligned = S % 4 === 0 && a.size % 16 === 0 && four(u.offA, u.lda, u.batch > 1 ? u.strideA : 0);
-  const aVec = aligned && (kernelFlags.transA
-    ? u.K > 0 && extent({ offset: u.offA, ld: u.lda, stride: u.strideA, rows: u.K, cols: u.M }, u.batch, Math.ceil(u.M / 4) * 4) * 4 <= a.size
-    : evenK);
+  // op(A) as vec4 (SubgroupGemmConfig.aVec) where A's stored rows are: along M for a transposed
+  // A, along K when K is a multiple of S.
+  const aVec = vecA && S % 4 === 0 && (kernelFlags.transA || evenK);
   ctx.run(subgroupK({ subgroupSize: S, bLoad, vecC, ...kernelFlags, tm, tn, wy, evenK, ...(aVec ? { aVec } : {}) }), [a, b, out], u);
 }
 
