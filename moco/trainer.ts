@@ -27,6 +27,7 @@ import type { MocoConfig } from './config';
 import { EpochLoader, type Batch } from './data/loader';
 import type { ImageDataset } from './data/cache';
 import { MocoModel, type StepViews } from './model';
+import { NonFiniteFeaturesError } from './eval/knn';
 import type { Progress } from './progress';
 
 export interface Evaluator {
@@ -267,7 +268,7 @@ export class Trainer {
     try {
       return await this.options.evaluator.knn(this.model);
     } catch (error) {
-      if (error instanceof Error && error.message.includes('features must be finite')) {
+      if (error instanceof NonFiniteFeaturesError) {
         throw this.diverged(`the encoder's features became non-finite in epoch ${epoch} (${error.message})`);
       }
       throw error;

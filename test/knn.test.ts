@@ -4,7 +4,7 @@ import { Generator, flatten, fromArray, liveTensorCount, memory, noGrad, resnet1
 import { IMAGENET_MEAN, IMAGENET_STD } from '../moco/augment/pipeline';
 import { referenceAugment } from '../moco/augment/reference';
 import { centerBatchParams, extractFeatures, type FeatureEncoder } from '../moco/eval/features';
-import { knnClassify, knnMonitor, knnVote, score, topK } from '../moco/eval/knn';
+import { knnClassify, knnMonitor, knnVote, NonFiniteFeaturesError, score, topK } from '../moco/eval/knn';
 import { assertClose, assertRejects, assertThrows } from './helpers/assert';
 import { caseGenerator } from './helpers/check';
 import { bothPaths, ctx, seed } from './helpers/gpu';
@@ -216,11 +216,12 @@ test('score: confusion rows are true classes, per-class accuracy NaN for a class
 test('knnClassify refuses bad input, naming the op and what was expected', async () => {
   const f = new Float32Array(8);
   await assertRejects(() => knnClassify({ features: f, labels: [0, 1] }, { features: f, labels: [0] }, 4), 'knnClassify', 'queries', 'expected 4');
-  await assertRejects(
+  const nonFinite = await assertRejects(
     () => knnClassify({ features: Float32Array.of(0, NaN), labels: [0] }, { features: Float32Array.of(1, 0), labels: [0] }, 2),
     'knnClassify',
     'NaN',
   );
+  assert.instance(nonFinite, NonFiniteFeaturesError, 'the trainer stops a diverged run on this class');
   await assertRejects(() => knnClassify({ features: f, labels: [0, 3] }, { features: f, labels: [0, 1] }, 4, { numClasses: 2 }), 'knnClassify', 'label 3');
   await assertRejects(() => knnClassify({ features: f, labels: [0, 1] }, { features: f, labels: [0, 1] }, 4, { k: 0 }), 'knnClassify', 'k must');
   await assertRejects(() => knnClassify({ features: f, labels: [0, 1] }, { features: f, labels: [0, 1] }, 4, { t: 0 }), 'knnClassify', 't must');

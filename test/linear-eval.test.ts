@@ -2,6 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Generator, flatten, liveTensorCount, resnet18, type Tensor } from '../lib/index';
 import { extractFeatures, type FeatureEncoder } from '../moco/eval/features';
+import { NonFiniteFeaturesError } from '../moco/eval/knn';
 import { defaultMilestones, linearEval, linearProbe, selectImages, stratifiedSubset, type LinearProbeOptions } from '../moco/eval/linear';
 import { assertClose, assertRejects, assertThrows } from './helpers/assert';
 import { caseGenerator } from './helpers/check';
@@ -241,11 +242,12 @@ test('linearProbe refuses bad input, naming what was expected', async () => {
     'linearProbe',
     'val label 5',
   );
-  await assertRejects(
+  const nonFinite = await assertRejects(
     () => linearProbe({ features: Float32Array.of(1, NaN), labels: [0] }, { features: Float32Array.of(1, 1), labels: [0] }, 2),
     'linearProbe',
     'finite',
   );
+  assert.instance(nonFinite, NonFiniteFeaturesError);
   await assertRejects(() => linearProbe({ features: f, labels: [0, 1, 0] }, { features: f, labels: [0, 1, 0] }, 2, { epochs: 0 }), 'linearProbe', 'epochs');
 });
 

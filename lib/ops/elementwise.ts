@@ -32,7 +32,7 @@ const broadcastK = memoKernel(broadcastBinaryKernel);
 export function mapUnary(op: UnaryOp, x: Tensor, alpha = 0): Tensor {
   const ctx = checkInputs(op, x);
   if (!Number.isFinite(alpha) && op !== 'maxScalar' && op !== 'minScalar') {
-    throw new Error(`${op}: the scalar operand must be finite, got ${alpha} (tensor of shape [${x.shape.join(', ')}])`);
+    throw new Error(`${op}: the scalar operand must be finite, got ${alpha} (tensor of shape ${fmt(x.shape)})`);
   }
   const out = emptyTensor(ctx, x.shape);
   ctx.run(unaryK(op, false), [rangeOf(x), rangeOf(out)], { n4: vec4Count(x), alpha });
@@ -92,7 +92,7 @@ type Operand = Tensor | number;
 function scalarOp(op: string, x: Tensor, value: number, infinite = false): void {
   checkInputs(op, x);
   if (typeof value !== 'number' || Number.isNaN(value) || (!infinite && !Number.isFinite(value))) {
-    throw new Error(`${op}: the scalar operand must be a ${infinite ? 'number' : 'finite number'}, got ${value} (tensor of shape [${x.shape.join(', ')}])`);
+    throw new Error(`${op}: the scalar operand must be a ${infinite ? 'number' : 'finite number'}, got ${value} (tensor of shape ${fmt(x.shape)})`);
   }
 }
 

@@ -49,15 +49,23 @@ export interface FeatureSet {
 
 const BLOCK_FLOATS = 4 * 1024 * 1024;
 
+/** Features holding NaN or ±Infinity (an encoder whose weights diverged); the trainer stops on it. */
+export class NonFiniteFeaturesError extends Error {}
+
+/** Throws NonFiniteFeaturesError, naming `op`, the set and the first bad index, unless every value is finite. */
+export function checkFiniteFeatures(op: string, name: string, features: Float32Array): void {
+  for (let i = 0; i < features.length; i++) {
+    if (!Number.isFinite(features[i]!)) throw new NonFiniteFeaturesError(`${op}: ${name}.features[${i}] is ${features[i]}; features must be finite`);
+  }
+}
+
 function rowsOf(op: string, name: string, set: FeatureSet, dim: number): number {
   if (!(set.features instanceof Float32Array)) throw new Error(`${op}: ${name}.features must be a Float32Array`);
   const n = set.labels.length;
   if (set.features.length !== n * dim) {
     throw new Error(`${op}: ${name} has ${set.features.length} feature values for ${n} labels of dimension ${dim}; expected ${n * dim}`);
   }
-  for (let i = 0; i < set.features.length; i++) {
-    if (!Number.isFinite(set.features[i]!)) throw new Error(`${op}: ${name}.features[${i}] is ${set.features[i]}; features must be finite`);
-  }
+  checkFiniteFeatures(op, name, set.features);
   return n;
 }
 

@@ -27,7 +27,7 @@ import {
   type Schedule,
 } from '../../lib/index';
 import { extractFeatures, type ExtractOptions, type FeatureEncoder, type LabeledImages } from './features';
-import { score, type FeatureSet } from './knn';
+import { checkFiniteFeatures, score, type FeatureSet } from './knn';
 
 export interface LinearProbeOptions {
   /** Base learning rate (default 30, MoCo's value for its un-normalised features). */
@@ -144,9 +144,7 @@ function checkSet(name: string, set: FeatureSet, dim: number, numClasses: number
     const l = set.labels[i]!;
     if (!Number.isInteger(l) || l < 0 || l >= numClasses) throw new Error(`linearProbe: ${name} label ${l} at ${i} is not a class in [0, ${numClasses})`);
   }
-  for (let i = 0; i < set.features.length; i++) {
-    if (!Number.isFinite(set.features[i]!)) throw new Error(`linearProbe: ${name}.features[${i}] is ${set.features[i]}; features must be finite`);
-  }
+  checkFiniteFeatures('linearProbe', name, set.features);
   return n;
 }
 
