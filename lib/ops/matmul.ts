@@ -71,6 +71,9 @@ interface Placed {
 
 const four = (...xs: number[]) => xs.every((x) => x % 4 === 0);
 
+/** Most subgroups in one workgroup of the register-tile kernel (runSubgroupGemm says why). */
+const GEMM_SUBGROUPS = 2;
+
 function checkCount(name: string, v: number, min = 0): void {
   if (!Number.isInteger(v) || v < min || v > 0xffffffff) throw new Error(`gemm: ${name} must be an integer ≥ ${min}, got ${v}`);
 }
@@ -276,11 +279,17 @@ function runSubgroupGemm(
   // Small products: a workgroup whose rows or columns lie mostly past the matrix still costs
   // lavapipe most of a full one, so the tile shrinks to the matrix: 4 columns per invocation when
   // S·4 covers N, and no more subgroups than M needs (128×(32×32·32×32): 1.2 → 0.77 ms).
+  // With S ≥ 8, workgroups of at most GEMM_SUBGROUPS subgroups (64 invocations below that):
+  // lavapipe hands whole workgroups to its threads, and smaller ones balance better (the kernel
+  // shares nothing across subgroups). Same process, interleaved, GPU time with 8 / 4 / 2 / 1
+  // subgroups per workgroup (S = 8): 1024³ 39.8 / 40.1 / 38.0 / 38.7 ms,
+  // 8×256³ 5.61 / 5.55 / 5.24 / 5.39 ms, 32×(128×64·64×128) 1.65 / 1.67 / 1.58 / 1.61 ms,
+  // 64×4096×64 0.85 / 0.84 / 0.79 / 0.82 ms, 128×(32×32·32×32) 0.50 / 0.48 / 0.45 / 0.47 ms.
   const small = S < 8;
   const evenK = !small && u.K % S === 0;
   const tm = small ? 8 : 16;
   const tn = small ? 8 : u.N <= 4 * S ? 4 : bLoad === 'vecN' && u.N > 64 && !evenK ? 16 : 8;
-  const wy = Math.max(1, Math.min(Math.floor(64 / S), Math.ceil(u.M / tm)));
+  const wy = Math.max(1, Math.min(small ? Math.floor(64 / S) : GEMM_SUBGROUPS, Math.floor(64 / S), Math.ceil(u.M / tm)));
   // op(A) as vec4 (SubgroupGemmConfig.aVec) where A's stored rows are: along M for a transposed
   // A, along K when K is a multiple of S.
   const aVec = vecA && S % 4 === 0 && (kernelFlags.transA || evenK);
