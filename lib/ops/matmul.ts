@@ -289,7 +289,8 @@ function runSubgroupGemm(
   const evenK = !small && u.K % S === 0;
   const tm = small ? 8 : 16;
   const tn = small ? 8 : u.N <= 4 * S ? 4 : bLoad === 'vecN' && u.N > 64 && !evenK ? 16 : 8;
-  const wy = Math.max(1, Math.min(small ? Math.floor(64 / S) : GEMM_SUBGROUPS, Math.floor(64 / S), Math.ceil(u.M / tm)));
+  const maxSubgroups = small ? Math.floor(64 / S) : Math.min(GEMM_SUBGROUPS, Math.floor(64 / S));
+  const wy = Math.max(1, Math.min(maxSubgroups, Math.ceil(u.M / tm)));
   // op(A) as vec4 (SubgroupGemmConfig.aVec) where A's stored rows are: along M for a transposed
   // A, along K when K is a multiple of S.
   const aVec = vecA && S % 4 === 0 && (kernelFlags.transA || evenK);
