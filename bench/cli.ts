@@ -21,8 +21,13 @@ const SUITES: Record<string, () => Promise<Suite>> = {
   augment: () => import('./suites/augment'),
 };
 
-/** The most timed rounds of one case when --min-time asks for more than --repeats. */
-const MAX_REPEATS = 31;
+/**
+ * The most timed rounds of one case when --min-time asks for more than --repeats. The default
+ * --min-time of 3 s spreads a short case's rounds over several of the VM's slow episodes (each
+ * 0.05–0.25 s, bench/RESULTS.md, session 11) instead of one or two: five `compare bmm` runs gave
+ * the bmm target 4.72–5.37× with 1 s (at most 31 rounds) and 4.73–5.02× with 3 s.
+ */
+const MAX_REPEATS = 301;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -30,7 +35,7 @@ const { values, positionals } = parseArgs({
     json: { type: 'boolean', default: false },
     repeats: { type: 'string', default: '7' },
     warmup: { type: 'string', default: '5' },
-    'min-time': { type: 'string', default: '1000' },
+    'min-time': { type: 'string', default: '3000' },
     quick: { type: 'boolean', default: false },
     'no-winograd': { type: 'boolean', default: false },
     filter: { type: 'string' },
@@ -44,7 +49,7 @@ const USAGE = `usage: npm run bench -- [compare] <${Object.keys(SUITES).join('|'
   --repeats N    timed repeats at least; the median is reported (default 7)
   --warmup N     untimed runs first (default 5)
   --min-time MS  more repeats (up to ${MAX_REPEATS}) while the timed ones took less than MS in all
-                 (default 1000; 0 for exactly --repeats)
+                 (default 3000; 0 for exactly --repeats)
   --quick        the smaller shapes of each suite
   --no-winograd  3×3 stride-1 convolutions on the implicit GEMM too (to compare the two)
   --filter TEXT  only the cases whose "bench shape" label contains TEXT (e.g. "fwd imagenet layer2.0")`;
