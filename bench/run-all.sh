@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every benchmark suite, with TensorFlow.js's WebGPU backend (and PyTorch CPU where installed)
 # in the same process, and keeps each suite's table and ratios in OUT (default bench/out/<date>).
-# This is how bench/RESULTS.md was measured. Takes about 10 minutes on 2 cores with lavapipe
+# This is how bench/RESULTS.md was measured. Takes about 13 minutes on 2 cores with lavapipe
 # (tfjs's ResNet-18 step alone is ~45 s); run it on a quiet machine: times are wall clock.
 #   bench/run-all.sh [OUT]
 set -euo pipefail
