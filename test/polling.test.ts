@@ -5,7 +5,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { awaitGpu, gpuWait, randn, bmm } from '../lib/index';
-import { installPolling } from '../lib/node-polling';
+import { readFileSync } from 'node:fs';
+import { DEFAULT_POLLING, installPolling, setTimerSlack } from '../lib/node-polling';
 import { ctx } from './helpers/gpu';
 
 const SLEEP_MS = 20;
@@ -45,6 +46,26 @@ test('restoring puts the previous setImmediate back', () => {
   assert.is.not(globalThis.setImmediate, before);
   restore();
   assert.is(globalThis.setImmediate, before);
+});
+
+test('on Linux, polling lowers the main thread\'s timer slack while installed and restores it after', () => {
+  assert.is(process.platform, 'linux', 'this suite runs on Linux (lavapipe)');
+  const slack = () => Number(readFileSync('/proc/self/timerslack_ns', 'utf8').trim());
+  const original = setTimerSlack(40_000);
+  assert.ok(original !== null, '/proc/self/timerslack_ns is writable by the process itself');
+  try {
+    assert.is(slack(), 40_000);
+    const restore = installPolling();
+    assert.is(slack(), DEFAULT_POLLING.timerSlackNs);
+    restore();
+    assert.is(slack(), 40_000);
+    const untouched = installPolling({ ...DEFAULT_POLLING, timerSlackNs: null });
+    assert.is(slack(), 40_000, 'timerSlackNs: null leaves the slack alone');
+    untouched();
+    assert.throws(() => setTimerSlack(0.5), /whole number of ns/);
+  } finally {
+    setTimerSlack(original!);
+  }
 });
 
 test('readback marks the wait while it is pending and ends it after; a refused GPU promise leaves no wait behind', async () => {
