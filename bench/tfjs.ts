@@ -47,14 +47,18 @@ export function loadTfjs(): Promise<TfModule> {
 /**
  * Waits for the tfjs backend's GPU work without reading data back. The wait is marked as ours
  * (lib/runtime/waiting.ts) so that Dawn's ticks sleep during it exactly as during our own waits
- * (lib/node-polling.ts): both libraries are timed with the same waiting.
+ * (lib/node-polling.ts), and a wait for a case's run carries a key of that case, as our waits carry
+ * their batch's signature, so that it too gets an expected length: both libraries are timed with
+ * the same waiting.
  */
-async function tfSync(tf: TfModule): Promise<void> {
+async function tfSync(tf: TfModule, key?: string): Promise<void> {
   const backend = tf.backend();
   backend.endComputePassEncoder();
   if (backend.commandEncoder) backend.submitQueue(); // nothing recorded since the last submit: no encoder
-  await awaitGpu(backend.device.queue.onSubmittedWorkDone());
+  await awaitGpu(backend.device.queue.onSubmittedWorkDone(), key);
 }
+
+let runnerCount = 0;
 
 function disposeResult(tf: TfModule, result: unknown): void {
   if (result) tf.dispose(result as never);
@@ -62,17 +66,18 @@ function disposeResult(tf: TfModule, result: unknown): void {
 
 /** TensorFlow.js: wall clock from the first op to the end of its GPU work; the tensors made are disposed after. */
 export function tfjsRunner(tf: TfModule, p: Prepared): Runner {
+  const key = `tfjs case ${runnerCount++}`;
   return {
     async warm() {
       const r = p.run();
-      await tfSync(tf);
+      await tfSync(tf, key);
       disposeResult(tf, r);
     },
     async once() {
       await tfSync(tf);
       const t0 = performance.now();
       const r = p.run();
-      await tfSync(tf);
+      await tfSync(tf, key);
       const ms = performance.now() - t0;
       disposeResult(tf, r);
       return { ms };

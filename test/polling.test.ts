@@ -4,9 +4,10 @@
 // returns early), undelayed calls against a bound 10× the sleep under test.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { awaitGpu, gpuWait, randn, bmm } from '../lib/index';
+import { awaitGpu, gpuWait, randn, bmm, scope } from '../lib/index';
+import { expectedWait } from '../lib/runtime/waiting';
 import { readFileSync } from 'node:fs';
-import { DEFAULT_POLLING, installPolling, setTimerSlack } from '../lib/node-polling';
+import { DEFAULT_POLLING, installPolling, pollSleepMs, setTimerSlack } from '../lib/node-polling';
 import { ctx } from './helpers/gpu';
 
 const SLEEP_MS = 20;
@@ -66,6 +67,62 @@ test('on Linux, polling lowers the main thread\'s timer slack while installed an
   } finally {
     setTimerSlack(original!);
   }
+});
+
+test('the sleep schedule: none while spinning, a tenth of the wait capped, and fine sleeps in the tail around an expected length', () => {
+  const o = { ...DEFAULT_POLLING, spinMs: 0.1, sleepFraction: 0.1, maxSleepMs: 2, tailMs: 0.25, tailFraction: 0.92, tailSleepMs: 0.02 };
+  const close = (a: number, b: number) => Math.abs(a - b) < 1e-9;
+  assert.is(pollSleepMs(o, 0.05, 0), 0, 'no sleep in the first spinMs');
+  assert.ok(close(pollSleepMs(o, 1, 0), 0.1), 'a tenth of the time waited');
+  assert.ok(close(pollSleepMs(o, 50, 0), 2), 'at most maxSleepMs');
+  // Expected 2 ms: the tail runs from max(0.92·2, 2 − 0.25) = 1.84 to 2.25 ms.
+  assert.ok(close(pollSleepMs(o, 1, 2), 0.1), 'far from the tail: the plain sleep');
+  assert.ok(close(pollSleepMs(o, 1.8, 2), 0.04), 'a sleep never runs into the tail');
+  assert.ok(close(pollSleepMs(o, 1.9, 2), 0.02), 'in the tail: at most tailSleepMs');
+  assert.ok(close(pollSleepMs(o, 2.3, 2), 0.23), 'after the tail: the plain schedule again');
+  // Expected 100 ms: the tail is 99.75–100.25 ms, so a wait that runs long is not polled finely for long.
+  assert.ok(close(pollSleepMs(o, 99, 100), 0.75));
+  assert.ok(close(pollSleepMs(o, 100.1, 100), 0.02));
+  assert.ok(close(pollSleepMs(o, 101, 100), 2));
+  assert.ok(close(pollSleepMs({ ...o, tailMs: 0 }, 1.9, 2), 0.19), 'tailMs 0: no tail');
+});
+
+test('keyed waits: the median of the last waits with a key becomes the expected length of the next one', async () => {
+  const key = `test key ${Math.random()}`;
+  const lengths = [3, 9, 6];
+  for (const ms of lengths) {
+    await awaitGpu(new Promise((resolve) => setTimeout(resolve, ms)), key);
+    assert.is(gpuWait.expectMs, 0, 'no expectation outside a wait');
+  }
+  const expected = expectedWait(key);
+  assert.ok(expected >= 6 && expected < 9, `median of waits of about 3, 9 and 6 ms: got ${expected}`);
+  const pending = awaitGpu(new Promise((resolve) => setTimeout(resolve, 1)), key);
+  assert.is(gpuWait.expectMs, expected, 'the wait carries its expectation');
+  const nested = awaitGpu(Promise.resolve(), 'another key');
+  assert.is(gpuWait.expectMs, expected, 'a nested wait leaves the outer one\'s expectation');
+  await Promise.all([pending, nested]);
+  assert.is(gpuWait.expectMs, 0);
+  assert.is(expectedWait('another key'), 0, 'a nested wait is not remembered');
+  assert.is(expectedWait('a key never used'), 0);
+});
+
+test('the context keys a wait by the batch it waits for, and a wait with nothing newly submitted by none', async () => {
+  const a = randn([4, 32, 32]);
+  const b = randn([8, 32, 32]);
+  const runA = () => scope(() => void bmm(a, a));
+  const expectation = async (record: () => void) => {
+    record();
+    const pending = ctx.sync();
+    const ms = gpuWait.expectMs;
+    await pending;
+    return ms;
+  };
+  for (let i = 0; i < 3; i++) await expectation(runA);
+  assert.ok((await expectation(runA)) > 0, 'the same batch again: an expectation');
+  assert.is(await expectation(() => {}), 0, 'nothing submitted since: no key');
+  assert.is(await expectation(() => scope(() => void bmm(b, b))), 0, 'another shape: no history yet');
+  a.dispose();
+  b.dispose();
 });
 
 test('readback marks the wait while it is pending and ends it after; a refused GPU promise leaves no wait behind', async () => {

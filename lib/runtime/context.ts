@@ -51,6 +51,12 @@ const UNIFORM_CACHE_LIMIT = 8192;
 const BIND_GROUP_CACHE_LIMIT = 16384;
 const TIMER_PASSES = 256;
 const PROFILE_SET = 2048;
+const FNV_OFFSET = 0x811c9dc5;
+
+/** FNV-1a over 32-bit values: a batch's signature, built as it is recorded. */
+function mixHash(hash: number, value: number): number {
+  return Math.imul(hash ^ value, 0x01000193) >>> 0;
+}
 
 /** 'a batch of N dispatches (kernels: a, b)' for error messages, each kernel named once. */
 function describeBatch(kernels: readonly string[]): string {
@@ -79,6 +85,11 @@ export class GpuContext {
   private lastBatchKernels: string[] = [];
   private pass: GPUComputePassEncoder | null = null;
   private batchKernels: string[] = [];
+  /** What the open batch records, hashed (kernels, their uniforms, grids, copies), for `unwaited`. */
+  private batchHash = FNV_OFFSET;
+  /** The signature of the last submitted batch until a wait takes it: the key of that wait's length (runtime/waiting.ts). */
+  private unwaited: string | null = null;
+  private lastUniformId = 0;
   private touched = new Set<GPUBuffer>();
   private afterSubmit: (() => void)[] = [];
   private readonly uniformCache = new Map<string, GPUBuffer>();
@@ -164,6 +175,7 @@ export class GpuContext {
     pass.setPipeline(kernel.pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(groups[0], groups[1], groups[2]);
+    this.note(kernel.id, this.lastUniformId, groups[0], groups[1], groups[2]);
     if (this.profiler) this.endPass();
     for (const b of buffers) this.touched.add(b.buffer);
     this.batchKernels.push(spec.name);
@@ -178,6 +190,7 @@ export class GpuContext {
     if (src.size === 0) return;
     this.endPass();
     this.commandEncoder().copyBufferToBuffer(src.buffer, src.offset, dst.buffer, dst.offset, src.size);
+    this.note(-1, src.size);
     this.touched.add(src.buffer);
     this.touched.add(dst.buffer);
   }
@@ -188,6 +201,7 @@ export class GpuContext {
     if (range.size === 0) return;
     this.endPass();
     this.commandEncoder().clearBuffer(range.buffer, range.offset, range.size);
+    this.note(-2, range.size);
     this.touched.add(range.buffer);
   }
 
@@ -204,6 +218,7 @@ export class GpuContext {
     this.queue.writeBuffer(staging, 0, data.buffer, data.byteOffset, data.byteLength);
     this.endPass();
     this.commandEncoder().copyBufferToBuffer(staging, 0, dst.buffer, dst.offset, data.byteLength);
+    this.note(-3, data.byteLength);
     this.afterSubmit.push(() => this.staging.release(staging));
   }
 
@@ -213,9 +228,10 @@ export class GpuContext {
     const target = this.readback.acquire(src.size);
     this.endPass();
     this.commandEncoder().copyBufferToBuffer(src.buffer, src.offset, target, 0, src.size);
+    this.note(-4, src.size);
     this.flush();
     try {
-      await awaitGpu(target.mapAsync(MapMode.READ, 0, src.size));
+      await awaitGpu(target.mapAsync(MapMode.READ, 0, src.size), this.takeSignature());
     } catch (error) {
       await this.checkErrors();
       throw error;
@@ -236,6 +252,8 @@ export class GpuContext {
     const encoder = this.encoder;
     this.encoder = null;
     this.batchKernels = [];
+    this.unwaited = `${this.batchHash}:${kernels.length}`;
+    this.batchHash = FNV_OFFSET;
     this.touched = new Set();
     this.device.pushErrorScope('validation');
     this.queue.submit([encoder.finish()]);
@@ -255,7 +273,7 @@ export class GpuContext {
   async sync(): Promise<void> {
     this.throwIfFailed();
     this.flush();
-    await awaitGpu(this.queue.onSubmittedWorkDone());
+    await awaitGpu(this.queue.onSubmittedWorkDone(), this.takeSignature());
     await this.checkErrors();
   }
 
@@ -381,6 +399,22 @@ export class GpuContext {
     this.device.destroy();
   }
 
+  /** Mixes what a recorded command is (a kernel id, or a negative code for copies) and its sizes into the batch's signature. */
+  private note(...values: number[]): void {
+    for (const v of values) this.batchHash = mixHash(this.batchHash, v);
+  }
+
+  /**
+   * The signature of the batch submitted last, once: a wait that follows a submit is keyed by it
+   * (its expected length comes from the last waits for the same batch); a wait with nothing newly
+   * submitted gets no key, so its near-zero length is not remembered.
+   */
+  private takeSignature(): string | undefined {
+    const signature = this.unwaited ?? undefined;
+    this.unwaited = null;
+    return signature;
+  }
+
   /** ' after a batch of N dispatches (kernels: a, b)', or '', for errors Dawn reports outside an error scope. */
   private lastBatchNote(): string {
     return this.lastBatchKernels.length ? ` after ${describeBatch(this.lastBatchKernels)}` : '';
@@ -463,7 +497,8 @@ export class GpuContext {
       key += `|${this.bufferId(b.buffer)}:${b.offset}:${b.size}`;
     });
     const uniform = kernel.uniformLayout ? this.uniformBuffer(kernel, uniforms) : null;
-    if (uniform) key += `|u${this.bufferId(uniform)}`;
+    this.lastUniformId = uniform ? this.bufferId(uniform) : 0;
+    if (uniform) key += `|u${this.lastUniformId}`;
     let group = this.bindGroups.get(key);
     if (group) return group;
     if (this.bindGroups.size >= BIND_GROUP_CACHE_LIMIT) this.bindGroups.clear();
