@@ -88,22 +88,42 @@ test('the sleep schedule: none while spinning, a tenth of the wait capped, and f
 });
 
 test('keyed waits: the median of the last waits with a key becomes the expected length of the next one', async () => {
-  const key = `test key ${Math.random()}`;
-  const lengths = [3, 9, 6];
-  for (const ms of lengths) {
-    await awaitGpu(new Promise((resolve) => setTimeout(resolve, ms)), key);
+  // A fake clock, so that the wait lengths are exact (timers fire early or late by a millisecond or more).
+  let clock = 1000;
+  const realNow = performance.now;
+  performance.now = () => clock;
+  const waitOf = async (ms: number, key: string) => {
+    let resolve!: () => void;
+    const pending = awaitGpu(new Promise<void>((r) => (resolve = r)), key);
+    clock += ms;
+    resolve();
+    await pending;
+  };
+  try {
+    const key = `test key ${Math.random()}`;
+    await waitOf(3, key);
+    await waitOf(9, key);
+    assert.is(expectedWait(key), 0, 'two waits are too few for an expectation');
+    await waitOf(6, key);
     assert.is(gpuWait.expectMs, 0, 'no expectation outside a wait');
+    assert.is(expectedWait(key), 6, 'the median of 3, 9 and 6 ms');
+    let resolve!: () => void;
+    const pending = awaitGpu(new Promise<void>((r) => (resolve = r)), key);
+    assert.is(gpuWait.expectMs, 6, 'the wait carries its expectation');
+    const nested = awaitGpu(Promise.resolve(), 'another key');
+    assert.is(gpuWait.expectMs, 6, 'a nested wait leaves the outer one\'s expectation');
+    clock += 20;
+    resolve();
+    await Promise.all([pending, nested]);
+    assert.is(gpuWait.expectMs, 0);
+    assert.is(expectedWait('another key'), 0, 'a nested wait is not remembered');
+    assert.is(expectedWait(key), 9, 'the median of 3, 9, 6 and 20 ms');
+    for (const ms of [1, 1, 1]) await waitOf(ms, key);
+    assert.is(expectedWait(key), 1, 'only the last 5 waits count: 6, 20, 1, 1, 1');
+    assert.is(expectedWait('a key never used'), 0);
+  } finally {
+    performance.now = realNow;
   }
-  const expected = expectedWait(key);
-  assert.ok(expected >= 6 && expected < 9, `median of waits of about 3, 9 and 6 ms: got ${expected}`);
-  const pending = awaitGpu(new Promise((resolve) => setTimeout(resolve, 1)), key);
-  assert.is(gpuWait.expectMs, expected, 'the wait carries its expectation');
-  const nested = awaitGpu(Promise.resolve(), 'another key');
-  assert.is(gpuWait.expectMs, expected, 'a nested wait leaves the outer one\'s expectation');
-  await Promise.all([pending, nested]);
-  assert.is(gpuWait.expectMs, 0);
-  assert.is(expectedWait('another key'), 0, 'a nested wait is not remembered');
-  assert.is(expectedWait('a key never used'), 0);
 });
 
 test('the context keys a wait by the batch it waits for, and a wait with nothing newly submitted by none', async () => {

@@ -89,7 +89,8 @@ export class GpuContext {
   private batchHash = FNV_OFFSET;
   /** The signature of the last submitted batch until a wait takes it: the key of that wait's length (runtime/waiting.ts). */
   private unwaited: string | null = null;
-  private lastUniformId = 0;
+  /** A hash of the uniform values of the kernel bound last (0 without uniforms), for the batch's signature. */
+  private lastUniformHash = 0;
   private touched = new Set<GPUBuffer>();
   private afterSubmit: (() => void)[] = [];
   private readonly uniformCache = new Map<string, GPUBuffer>();
@@ -175,7 +176,7 @@ export class GpuContext {
     pass.setPipeline(kernel.pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(groups[0], groups[1], groups[2]);
-    this.note(kernel.id, this.lastUniformId, groups[0], groups[1], groups[2]);
+    this.note(kernel.id, this.lastUniformHash, groups[0], groups[1], groups[2]);
     if (this.profiler) this.endPass();
     for (const b of buffers) this.touched.add(b.buffer);
     this.batchKernels.push(spec.name);
@@ -458,6 +459,9 @@ export class GpuContext {
 
   private uniformBuffer(kernel: CompiledKernel, values: UniformValues): GPUBuffer {
     const bytes = packUniforms(kernel.spec.name, kernel.uniformLayout!, values);
+    let hash = FNV_OFFSET;
+    for (const word of new Uint32Array(bytes)) hash = mixHash(hash, word);
+    this.lastUniformHash = hash;
     const key = String.fromCharCode(...new Uint16Array(bytes));
     let buffer = this.uniformCache.get(key);
     if (buffer) return buffer;
@@ -496,9 +500,9 @@ export class GpuContext {
       }
       key += `|${this.bufferId(b.buffer)}:${b.offset}:${b.size}`;
     });
+    this.lastUniformHash = 0;
     const uniform = kernel.uniformLayout ? this.uniformBuffer(kernel, uniforms) : null;
-    this.lastUniformId = uniform ? this.bufferId(uniform) : 0;
-    if (uniform) key += `|u${this.lastUniformId}`;
+    if (uniform) key += `|u${this.bufferId(uniform)}`;
     let group = this.bindGroups.get(key);
     if (group) return group;
     if (this.bindGroups.size >= BIND_GROUP_CACHE_LIMIT) this.bindGroups.clear();
