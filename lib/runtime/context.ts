@@ -52,6 +52,8 @@ const BIND_GROUP_CACHE_LIMIT = 16384;
 const TIMER_PASSES = 256;
 const PROFILE_SET = 2048;
 const FNV_OFFSET = 0x811c9dc5;
+/** Numbers the contexts, so that the batch signatures of two contexts (kernel ids restart in each) never meet. */
+let contextCount = 0;
 
 /** FNV-1a over 32-bit values: a batch's signature, built as it is recorded. */
 function mixHash(hash: number, value: number): number {
@@ -91,6 +93,7 @@ export class GpuContext {
   private unwaited: string | null = null;
   /** A hash of the uniform values of the kernel bound last (0 without uniforms), for the batch's signature. */
   private lastUniformHash = 0;
+  private readonly contextId = ++contextCount;
   private touched = new Set<GPUBuffer>();
   private afterSubmit: (() => void)[] = [];
   private readonly uniformCache = new Map<string, GPUBuffer>();
@@ -253,7 +256,7 @@ export class GpuContext {
     const encoder = this.encoder;
     this.encoder = null;
     this.batchKernels = [];
-    this.unwaited = `${this.batchHash}:${kernels.length}`;
+    this.unwaited = `${this.contextId}:${this.batchHash}:${kernels.length}`;
     this.batchHash = FNV_OFFSET;
     this.touched = new Set();
     this.device.pushErrorScope('validation');

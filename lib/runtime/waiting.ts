@@ -22,7 +22,7 @@ export const gpuWait = {
 /** Waits remembered per key, and how many of them are needed before they give an expectation. */
 const HISTORY = 5;
 const MIN_HISTORY = 3;
-/** Keys remembered at most; beyond that the history starts again (keys are per batch shape, so few repeat). */
+/** Keys remembered at most; beyond that the history starts again (a program repeats a few batches; one-off batches fill it). */
 const MAX_KEYS = 1024;
 const history = new Map<string, number[]>();
 
