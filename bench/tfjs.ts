@@ -58,11 +58,12 @@ async function tfSync(tf: TfModule, key?: string): Promise<void> {
   await awaitGpu(backend.device.queue.onSubmittedWorkDone(), key);
 }
 
-let runnerCount = 0;
-
 function disposeResult(tf: TfModule, result: unknown): void {
   if (result) tf.dispose(result as never);
 }
+
+/** Numbers the runners, each case's key for its waits. */
+let runnerCount = 0;
 
 /** TensorFlow.js: wall clock from the first op to the end of its GPU work; the tensors made are disposed after. */
 export function tfjsRunner(tf: TfModule, p: Prepared): Runner {

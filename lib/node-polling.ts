@@ -64,7 +64,7 @@ export interface PollingOptions {
   tailSleepMs?: number;
 }
 
-export const DEFAULT_POLLING: PollingOptions = {
+export const DEFAULT_POLLING: Required<PollingOptions> = {
   spinMs: 0.1,
   sleepFraction: 0.1,
   maxSleepMs: 2,
@@ -74,15 +74,21 @@ export const DEFAULT_POLLING: PollingOptions = {
   tailSleepMs: 0.02,
 };
 
+/** The options with every field left out (or undefined) taken from DEFAULT_POLLING. */
+function withDefaults(options: PollingOptions): Required<PollingOptions> {
+  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+  return { ...DEFAULT_POLLING, ...given };
+}
+
 /** How long a native tick sleeps (ms) after `waited` ms of a wait expected to last `expectMs` (0: unknown). */
-export function pollSleepMs(options: PollingOptions, waited: number, expectMs: number): number {
+export function pollSleepMs(options: Required<PollingOptions>, waited: number, expectMs: number): number {
   if (waited <= options.spinMs) return 0;
   const plain = Math.min(options.maxSleepMs, waited * options.sleepFraction);
-  const tailMs = options.tailMs ?? DEFAULT_POLLING.tailMs!;
+  const { tailMs } = options;
   if (expectMs <= 0 || tailMs <= 0) return plain;
-  const tailStart = Math.max((options.tailFraction ?? DEFAULT_POLLING.tailFraction!) * expectMs, expectMs - tailMs);
+  const tailStart = Math.max(options.tailFraction * expectMs, expectMs - tailMs);
   if (waited < tailStart) return Math.min(plain, tailStart - waited);
-  if (waited < expectMs + tailMs) return Math.min(plain, options.tailSleepMs ?? DEFAULT_POLLING.tailSleepMs!);
+  if (waited < expectMs + tailMs) return Math.min(plain, options.tailSleepMs);
   return plain;
 }
 
@@ -104,7 +110,8 @@ export function setTimerSlack(ns: number): number | null {
 const isNative = (fn: unknown) => typeof fn === 'function' && Function.prototype.toString.call(fn).endsWith('{ [native code] }');
 
 /** Installs the sleeping poll; returns a function that restores the original setImmediate. */
-export function installPolling(options: PollingOptions = DEFAULT_POLLING): () => void {
+export function installPolling(given: PollingOptions = DEFAULT_POLLING): () => void {
+  const options = withDefaults(given);
   const original = globalThis.setImmediate;
   const cell = new Int32Array(new SharedArrayBuffer(4));
   const politeSetImmediate = function (this: unknown, callback: (...args: unknown[]) => void, ...args: unknown[]) {
@@ -116,8 +123,7 @@ export function installPolling(options: PollingOptions = DEFAULT_POLLING): () =>
   } as typeof setImmediate;
   Object.assign(politeSetImmediate, original); // keeps util.promisify's custom form
   globalThis.setImmediate = politeSetImmediate;
-  const slack = options.timerSlackNs === undefined ? DEFAULT_POLLING.timerSlackNs! : options.timerSlackNs;
-  const previousSlack = slack === null ? null : setTimerSlack(slack);
+  const previousSlack = options.timerSlackNs === null ? null : setTimerSlack(options.timerSlackNs);
   return () => {
     if (globalThis.setImmediate === politeSetImmediate) globalThis.setImmediate = original;
     if (previousSlack !== null) setTimerSlack(previousSlack);

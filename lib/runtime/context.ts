@@ -91,8 +91,6 @@ export class GpuContext {
   private batchHash = FNV_OFFSET;
   /** The signature of the last submitted batch until a wait takes it: the key of that wait's length (runtime/waiting.ts). */
   private unwaited: string | null = null;
-  /** A hash of the uniform values of the kernel bound last (0 without uniforms), for the batch's signature. */
-  private lastUniformHash = 0;
   private readonly contextId = ++contextCount;
   private touched = new Set<GPUBuffer>();
   private afterSubmit: (() => void)[] = [];
@@ -173,13 +171,13 @@ export class GpuContext {
     }
     if (groups[0] * groups[1] * groups[2] === 0) return;
     const kernel = this.pipelines.get(spec);
-    const bindGroup = this.bindGroupFor(kernel, buffers, uniforms);
+    const { bindGroup, uniformHash } = this.bindGroupFor(kernel, buffers, uniforms);
     if (this.profiler) this.endPass(); // each profiled dispatch gets its own timed pass
     const pass = this.profiler ? this.profiledPass(spec.name) : this.computePass();
     pass.setPipeline(kernel.pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(groups[0], groups[1], groups[2]);
-    this.note(kernel.id, this.lastUniformHash, groups[0], groups[1], groups[2]);
+    this.note(kernel.id, uniformHash, groups[0], groups[1], groups[2]);
     if (this.profiler) this.endPass();
     for (const b of buffers) this.touched.add(b.buffer);
     this.batchKernels.push(spec.name);
@@ -460,14 +458,14 @@ export class GpuContext {
     return id;
   }
 
-  private uniformBuffer(kernel: CompiledKernel, values: UniformValues): GPUBuffer {
+  /** The shared uniform buffer holding `values`, and a hash of those values (for the batch's signature). */
+  private uniformBuffer(kernel: CompiledKernel, values: UniformValues): { buffer: GPUBuffer; hash: number } {
     const bytes = packUniforms(kernel.spec.name, kernel.uniformLayout!, values);
     let hash = FNV_OFFSET;
     for (const word of new Uint32Array(bytes)) hash = mixHash(hash, word);
-    this.lastUniformHash = hash;
     const key = String.fromCharCode(...new Uint16Array(bytes));
     let buffer = this.uniformCache.get(key);
-    if (buffer) return buffer;
+    if (buffer) return { buffer, hash };
     if (this.uniformCache.size >= UNIFORM_CACHE_LIMIT) this.dropUniformCache();
     buffer = this.device.createBuffer({
       size: bytes.byteLength,
@@ -478,7 +476,7 @@ export class GpuContext {
     new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(bytes));
     buffer.unmap();
     this.uniformCache.set(key, buffer);
-    return buffer;
+    return { buffer, hash };
   }
 
   private dropUniformCache(): void {
@@ -488,7 +486,8 @@ export class GpuContext {
     this.afterSubmit.push(() => old.forEach((b) => b.destroy()));
   }
 
-  private bindGroupFor(kernel: CompiledKernel, buffers: BufferRange[], uniforms: UniformValues): GPUBindGroup {
+  /** The (cached) bind group of a launch, and the hash of its uniform values (0 without uniforms). */
+  private bindGroupFor(kernel: CompiledKernel, buffers: BufferRange[], uniforms: UniformValues): { bindGroup: GPUBindGroup; uniformHash: number } {
     const maxBinding = this.limits.maxStorageBufferBindingSize;
     const align = this.limits.minStorageBufferOffsetAlignment;
     let key = `${kernel.id}`;
@@ -503,20 +502,20 @@ export class GpuContext {
       }
       key += `|${this.bufferId(b.buffer)}:${b.offset}:${b.size}`;
     });
-    this.lastUniformHash = 0;
     const uniform = kernel.uniformLayout ? this.uniformBuffer(kernel, uniforms) : null;
-    if (uniform) key += `|u${this.bufferId(uniform)}`;
+    const uniformHash = uniform?.hash ?? 0;
+    if (uniform) key += `|u${this.bufferId(uniform.buffer)}`;
     let group = this.bindGroups.get(key);
-    if (group) return group;
+    if (group) return { bindGroup: group, uniformHash };
     if (this.bindGroups.size >= BIND_GROUP_CACHE_LIMIT) this.bindGroups.clear();
     const entries: GPUBindGroupEntry[] = buffers.map((b, binding) => ({
       binding,
       resource: { buffer: b.buffer, offset: b.offset, size: b.size },
     }));
-    if (uniform) entries.push({ binding: buffers.length, resource: { buffer: uniform } });
+    if (uniform) entries.push({ binding: buffers.length, resource: { buffer: uniform.buffer } });
     group = this.device.createBindGroup({ layout: kernel.layout, entries, label: kernel.spec.name });
     this.bindGroups.set(key, group);
-    return group;
+    return { bindGroup: group, uniformHash };
   }
 
   private forgetBuffer(_buffer: GPUBuffer): void {
