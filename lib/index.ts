@@ -40,7 +40,7 @@ export { batchNorm2d } from './ops/batchnorm';
 export type { BatchNormParams, BatchNormOptions as BatchNormOpOptions } from './ops/batchnorm';
 export { maxPool2d, globalAvgPool2d } from './ops/pool';
 export type { MaxPoolOptions, Size2 } from './ops/pool';
-export { conv2d, conv2dAlgorithm, conv2dBackwardInput, conv2dBackwardWeight, conv2dBackwardBias, conv2dOutputShape } from './ops/conv';
+export { conv2d, conv2dAlgorithm, conv2dBackwardInput, conv2dBackwardWeight, conv2dBackwardBias, conv2dOutputShape, convCacheLimits } from './ops/conv';
 export type { ConvAlgorithm } from './ops/conv';
 export { winogradSettings } from './ops/conv-winograd';
 export type { Conv2dOptions as Conv2dOpOptions } from './ops/conv';

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { fromArray, liveTensorCount, type Tensor } from '../lib/index';
+import { addScaledInPlace, copyInPlace, fromArray, liveTensorCount, mulInPlace, type Tensor } from '../lib/index';
 import { refConv2d, refConv2dBackward, type RefArray } from '../lib/cpu/index';
 import { igemmDispatch } from '../kernels/conv2d';
 import {
@@ -398,7 +398,9 @@ test('kOff tables are built once per geometry and kept; results stay exact when 
     return ctx.stats().dispatches - before;
   };
   const saved = convCacheLimits.offsetTables;
+  const savedWeights = convCacheLimits.gatheredWeights;
   try {
+    convCacheLimits.gatheredWeights = 0; // the weight's gather runs in every call here
     convCacheLimits.offsetTables = 0;
     const rebuilt = dispatchesOf();
     convCacheLimits.offsetTables = saved;
@@ -407,6 +409,7 @@ test('kOff tables are built once per geometry and kept; results stay exact when 
     assert.is(kept, rebuilt - 1, `dispatches of a forward that builds its table and of one that finds it kept: ${rebuilt}, ${kept}`);
   } finally {
     convCacheLimits.offsetTables = saved;
+    convCacheLimits.gatheredWeights = savedWeights;
     x.dispose();
     w.dispose();
   }
@@ -421,6 +424,92 @@ test('kOff tables are built once per geometry and kept; results stay exact when 
     }
   } finally {
     convCacheLimits.offsetTables = saved;
+  }
+});
+
+test('a weight that is not trained keeps its gathered B operand until something writes its buffer', async () => {
+  // Each step runs the forward and counts its dispatches: a gather (1 dispatch) runs, or the B
+  // gathered by an earlier call is used. Every result is checked against the CPU reference, so a
+  // stale B fails the test whatever the counts say.
+  const g = caseGenerator();
+  const xShape = [2, 16, 9, 9];
+  const wShape = [24, 16, 1, 1];
+  const xs = randomArray(g, size(xShape));
+  const x = fromArray(xs, xShape);
+  const reference = (ws: Float32Array) => refConv2d({ data: Float64Array.from(xs), shape: xShape }, { data: Float64Array.from(ws), shape: wShape }, null, { stride: 2 });
+  const savedWeights = convCacheLimits.gatheredWeights;
+  const savedTables = convCacheLimits.offsetTables;
+  const run = async (w: Tensor, ws: Float32Array, step: string): Promise<number> => {
+    const before = ctx.stats().dispatches;
+    const y = conv2d(x, w, null, { stride: 2 });
+    const dispatches = ctx.stats().dispatches - before;
+    const expected = reference(ws);
+    assertClose(await y.toArray(), expected.data, tolerance(16, expected.data), `${step}: conv2d x[${xShape}] w[${wShape}] stride 2`);
+    y.dispose();
+    return dispatches;
+  };
+  try {
+    convCacheLimits.offsetTables = 256;
+    await bothPaths(async (sg) => {
+      const path = pathName(sg);
+      let ws = randomArray(g, size(wShape));
+      let w = fromArray(ws, wShape);
+      // A cache of 0 keeps nothing (and empties the cache): the count of a forward that gathers.
+      convCacheLimits.gatheredWeights = 0;
+      await run(w, ws, `${path}, cache of 0`); // builds the offset table if no earlier test did
+      const gathered = await run(w, ws, `${path}, cache of 0 again`);
+      assert.is(await run(w, ws, `${path}, cache of 0, third call`), gathered, `${path}: with a cache of 0 every call gathers`);
+      convCacheLimits.gatheredWeights = savedWeights;
+      assert.is(await run(w, ws, `${path}, first call`), gathered, `${path}: the first call gathers B and keeps it`);
+      const kept = await run(w, ws, `${path}, second call`);
+      assert.is(kept, gathered - 1, `${path}: dispatches of a forward that gathers and of one with the kept B: ${gathered}, ${kept}`);
+      assert.is(await run(w, ws, `${path}, third call`), kept);
+      // Writes by a kernel (in-place ops) and by a recorded copy: the next call gathers again; the
+      // weight is kept again once a call finds it unchanged since the call before.
+      const writes: [string, () => void][] = [
+        ['mulInPlace', () => { const two = fromArray(new Float32Array(ws.length).fill(2), wShape); mulInPlace(w, two); two.dispose(); ws = ws.map((v) => v * 2); }],
+        ['copyInPlace', () => { const next = randomArray(g, ws.length); const src = fromArray(next, wShape); copyInPlace(w, src); src.dispose(); ws = next; }],
+      ];
+      for (const [what, write] of writes) {
+        write();
+        assert.is(await run(w, ws, `${path}, after ${what}`), gathered, `${path}: a forward after ${what} gathers again`);
+        assert.is(await run(w, ws, `${path}, unchanged after ${what}`), gathered, `${path}: the first call that finds it unchanged gathers and keeps it`);
+        assert.is(await run(w, ws, `${path}, kept after ${what}`), kept, `${path}: later calls use it`);
+      }
+      // The buffer handed to a new weight (an upload): whether or not the pool gives it the old
+      // weight's buffer, the results are exact and the new weight is kept by its third call.
+      w.dispose();
+      ws = randomArray(g, ws.length);
+      w = fromArray(ws, wShape);
+      assert.is(await run(w, ws, `${path}, new weight`), gathered, `${path}: a new weight is gathered`);
+      await run(w, ws, `${path}, new weight, second call`);
+      assert.is(await run(w, ws, `${path}, new weight, third call`), kept, `${path}: a new weight is kept by its third call`);
+      // A weight written between every pair of calls is gathered per call.
+      for (let i = 0; i < 3; i++) {
+        const one = fromArray(new Float32Array(ws.length).fill(1), wShape);
+        addScaledInPlace(w, one, 0.5);
+        one.dispose();
+        ws = ws.map((v) => v + 0.5);
+        assert.is(await run(w, ws, `${path}, changing weight ${i}`), gathered, `${path}: a weight that changes is gathered per call`);
+      }
+      // A weight being trained (grad on, requiresGrad) is gathered per call and holds no kept copy:
+      // its first such forward releases the one kept before.
+      await run(w, ws, `${path}, before training`);
+      assert.is(await run(w, ws, `${path}, kept before training`), kept);
+      const inUse = () => ctx.stats().storage.bytesInUse;
+      const before = inUse();
+      w.requiresGrad = true;
+      for (let i = 0; i < 3; i++) assert.is(await run(w, ws, `${path}, trained weight ${i}`), gathered, `${path}: a trained weight is gathered per call`);
+      assert.ok(inUse() < before, `${path}: training the weight released its kept B (bytes in use ${before} → ${inUse()})`);
+      w.requiresGrad = false;
+      assert.is(await run(w, ws, `${path}, frozen again`), gathered, `${path}: nothing is kept for it any more`);
+      assert.is(await run(w, ws, `${path}, frozen again, second call`), kept);
+      w.dispose();
+    });
+  } finally {
+    convCacheLimits.gatheredWeights = savedWeights;
+    convCacheLimits.offsetTables = savedTables;
+    x.dispose();
   }
 });
 

@@ -182,8 +182,11 @@ function storesQuads(gemm: GemmPlan, out: BufferRange, splitStride: number): boo
   );
 }
 
-/** At most `offsetTables` kOff tables are kept per context; past it the cache starts again (tests lower it). */
-export const convCacheLimits = { offsetTables: 256 };
+/**
+ * Per context, at most `offsetTables` kOff tables and `gatheredWeights` gathered weights (`keptB`)
+ * are kept; past either limit that cache starts again. 0 keeps none (tests lower them).
+ */
+export const convCacheLimits = { offsetTables: 256, gatheredWeights: 256 };
 const offsetTables = new WeakMap<GpuContext, Map<string, Storage>>();
 
 /**
@@ -209,9 +212,80 @@ function offsetTable(ctx: GpuContext, total: number, rows: number, map: IndexMap
   return table.range;
 }
 
+/** The B operand of a forward pass gathered from a weight, kept while the weight does not change (see `keptB`). */
+interface KeptB {
+  /** Null while the weight changes between calls: its B is then gathered per call, and nothing is held. */
+  storage: Storage | null;
+  /** ctx.writeStamp of the weight's buffer at the last call. */
+  stamp: number;
+}
+
+/** The B operands `keptB` holds per context: by the weight's buffer, then by the weight's range and the gather. */
+const keptBs = new WeakMap<GpuContext, { byBuffer: Map<GPUBuffer, Map<string, KeptB>>; count: number }>();
+
+/**
+ * The forward's B operand (the weight gathered into the GEMM's [kPad, cols8] layout) for a weight
+ * that is not being trained: a forward in inference (kNN features, a frozen backbone, a benchmark
+ * loop) then skips the gather dispatch (lavapipe: ~0.06 ms and one dispatch per 1×1 convolution).
+ * The copy is used while ctx.writeStamp says the weight's buffer has not been written since it was
+ * gathered. A weight written between two calls (a momentum-updated key encoder) has its copy
+ * released and is gathered per call; it is kept again once two calls in a row see it unchanged.
+ * A forward that trains a weight releases the copies kept for its buffer (`dropKeptB`), so a model
+ * back in training after an evaluation holds none. Null: gather per call as usual.
+ */
+function keptB(ctx: GpuContext, gather: GatherPlan, kPad: number, cols8: number, source: BufferRange, gatherInto: (wt: BufferRange) => void): BufferRange | null {
+  let cache = keptBs.get(ctx);
+  if (!cache) keptBs.set(ctx, (cache = { byBuffer: new Map(), count: 0 }));
+  const { byBuffer } = cache;
+  const limit = convCacheLimits.gatheredWeights;
+  const clear = () => {
+    for (const map of byBuffer.values()) for (const entry of map.values()) entry.storage?.release();
+    byBuffer.clear();
+    cache.count = 0;
+  };
+  if (limit === 0) {
+    clear();
+    return null;
+  }
+  const key = `${source.offset}:${source.size}:${kPad}:${cols8}:${gather.rows}:${gather.cols}:${gather.colStride}:${gather.map.d1}:${gather.map.d2}:${gather.map.s.join(',')}:${gather.map.base}`;
+  const stamp = ctx.writeStamp(source.buffer);
+  const kept = byBuffer.get(source.buffer)?.get(key);
+  if (kept) {
+    const unchanged = kept.stamp === stamp;
+    kept.stamp = stamp;
+    if (kept.storage && unchanged) return kept.storage.range;
+    if (kept.storage) {
+      kept.storage.release(); // commands recorded earlier still read it; the pool hands it out only for later ones
+      kept.storage = null;
+    }
+    if (!unchanged) return null;
+    kept.storage = Storage.alloc(ctx, Math.max(kPad, 1) * cols8);
+    gatherInto(kept.storage.range);
+    return kept.storage.range;
+  }
+  if (cache.count >= limit) clear();
+  const storage = Storage.alloc(ctx, Math.max(kPad, 1) * cols8);
+  gatherInto(storage.range);
+  const map = byBuffer.get(source.buffer) ?? new Map<string, KeptB>();
+  byBuffer.set(source.buffer, map.set(key, { storage, stamp }));
+  cache.count++;
+  return storage.range;
+}
+
+/** Releases what `keptB` holds for weights in `buffer` (a weight being trained keeps nothing). */
+function dropKeptB(ctx: GpuContext, buffer: GPUBuffer): void {
+  const cache = keptBs.get(ctx);
+  const entries = cache?.byBuffer.get(buffer);
+  if (!cache || !entries) return;
+  for (const entry of entries.values()) entry.storage?.release();
+  cache.count -= entries.size;
+  cache.byBuffer.delete(buffer);
+}
+
 /**
  * One implicit GEMM pass: takes kOff, builds B, then runs the GEMM into `out` (+ split·splitStride
- * for split s of `splits`).
+ * for split s of `splits`). For the forward, `keepB` says whether B comes from `keptB` (true) or
+ * the weight is being trained and keeps nothing (false).
  */
 function runPass(
   ctx: GpuContext,
@@ -222,6 +296,7 @@ function runPass(
   bias: BufferRange | null,
   split: Split | null = null,
   splitStride = 0,
+  keepB?: boolean,
 ): void {
   const { gemm, gather } = pass;
   if (gemm.outMap.d1 !== gemm.rowMap.d1 || gemm.outMap.d2 !== gemm.rowMap.d2) {
@@ -231,10 +306,10 @@ function runPass(
   const kPad = roundUp(gemm.k, tile.kMultiple);
   const cols8 = roundUp(gemm.cols, 8);
   const koff = offsetTable(ctx, kPad, gemm.k, gemm.kMap);
-  const wt = readsBInPlace(gather, kPad, cols8, bSource) ? null : Storage.alloc(ctx, Math.max(kPad, 1) * cols8);
-  if (wt && kPad > 0) {
+  const gatherInto = (wt: BufferRange) => {
+    if (kPad === 0) return;
     const vec4Rows = gatherQuadsContiguous({ rows: gather.rows, colStride: gather.colStride, ...gather.map }, kPad);
-    ctx.run(gatherK(vec4Rows), [bSource, wt.range], {
+    ctx.run(gatherK(vec4Rows), [bSource, wt], {
       total: kPad,
       cols4: cols8 / 4,
       rows: gather.rows,
@@ -242,9 +317,14 @@ function runPass(
       colStride: gather.colStride,
       ...mapUniforms(gather.map),
     });
-  }
+  };
+  const inPlace = readsBInPlace(gather, kPad, cols8, bSource);
+  if (!inPlace && keepB === false) dropKeptB(ctx, bSource.buffer);
+  const kept = !inPlace && keepB ? keptB(ctx, gather, kPad, cols8, bSource, gatherInto) : null;
+  const wt = inPlace || kept ? null : Storage.alloc(ctx, Math.max(kPad, 1) * cols8);
+  if (wt) gatherInto(wt.range);
   const { chunk, splits } = split ?? splitK(tile, gemm.k, 1);
-  const buffers = [src, koff, wt ? wt.range : bSource, out];
+  const buffers = [src, koff, kept ?? (wt ? wt.range : bSource), out];
   if (bias) buffers.push(bias);
   ctx.run(spec, buffers, {
     m: gemm.quads,
@@ -310,7 +390,8 @@ function forwardRaw(
     return { out, transformed };
   }
   const { layout, pass } = forwardPlan(g);
-  withQuads(ctx, x, layout, (src) => runPass(ctx, pass, src, rangeOf(weight), rangeOf(out), bias ? rangeOf(bias) : null));
+  const weightTrains = isGradEnabled() && weight.requiresGrad;
+  withQuads(ctx, x, layout, (src) => runPass(ctx, pass, src, rangeOf(weight), rangeOf(out), bias ? rangeOf(bias) : null, null, 0, !weightTrains));
   return { out, transformed: null };
 }
 

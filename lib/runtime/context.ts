@@ -93,6 +93,9 @@ export class GpuContext {
   private unwaited: string | null = null;
   private readonly contextId = ++contextCount;
   private touched = new Set<GPUBuffer>();
+  /** Per buffer, the number of the last recorded command that writes it (see `writeStamp`). */
+  private readonly writeStamps = new WeakMap<GPUBuffer, number>();
+  private writeCount = 0;
   private afterSubmit: (() => void)[] = [];
   private readonly uniformCache = new Map<string, GPUBuffer>();
   private readonly bindGroups = new Map<string, GPUBindGroup>();
@@ -179,10 +182,27 @@ export class GpuContext {
     pass.dispatchWorkgroups(groups[0], groups[1], groups[2]);
     this.note(kernel.id, uniformHash, groups[0], groups[1], groups[2]);
     if (this.profiler) this.endPass();
-    for (const b of buffers) this.touched.add(b.buffer);
+    for (const [i, b] of buffers.entries()) {
+      this.touched.add(b.buffer);
+      if (spec.bindings[i] === 'read_write') this.wrote(b.buffer);
+    }
     this.batchKernels.push(spec.name);
     this.dispatchCount++;
     if (this.debug || this.batchKernels.length >= this.maxDispatchesPerSubmit) this.flush();
+  }
+
+  /**
+   * A number that changes whenever a command that writes `buffer` is recorded (a dispatch that
+   * binds it read_write, a copy or clear into it, an upload): equal stamps at two moments mean
+   * the buffer's contents did not change in between, as far as commands recorded through this
+   * context go. Caches of data derived from a buffer (a weight in another layout) check it.
+   */
+  writeStamp(buffer: GPUBuffer): number {
+    return this.writeStamps.get(buffer) ?? 0;
+  }
+
+  private wrote(buffer: GPUBuffer): void {
+    this.writeStamps.set(buffer, ++this.writeCount);
   }
 
   /** Records a copy of `src` into `dst` (equal sizes, multiples of 4 bytes). */
@@ -195,6 +215,7 @@ export class GpuContext {
     this.note(-1, src.size);
     this.touched.add(src.buffer);
     this.touched.add(dst.buffer);
+    this.wrote(dst.buffer);
   }
 
   /** Records zero-filling of a range (offset and size multiples of 4). */
@@ -205,6 +226,7 @@ export class GpuContext {
     this.commandEncoder().clearBuffer(range.buffer, range.offset, range.size);
     this.note(-2, range.size);
     this.touched.add(range.buffer);
+    this.wrote(range.buffer);
   }
 
   /** Writes `data` into `dst`, ordered after every command recorded so far. */
@@ -212,6 +234,7 @@ export class GpuContext {
     this.throwIfFailed();
     if (data.byteLength !== dst.size) throw new Error(`upload: data is ${data.byteLength} bytes, destination ${dst.size}`);
     if (data.byteLength === 0) return;
+    this.wrote(dst.buffer);
     if (!this.touched.has(dst.buffer)) {
       this.queue.writeBuffer(dst.buffer, dst.offset, data.buffer, data.byteOffset, data.byteLength);
       return;
