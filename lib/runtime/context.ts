@@ -182,9 +182,9 @@ export class GpuContext {
     pass.dispatchWorkgroups(groups[0], groups[1], groups[2]);
     this.note(kernel.id, uniformHash, groups[0], groups[1], groups[2]);
     if (this.profiler) this.endPass();
-    for (const [i, b] of buffers.entries()) {
-      this.touched.add(b.buffer);
-      if (spec.bindings[i] === 'read_write') this.wrote(b.buffer);
+    for (let i = 0; i < buffers.length; i++) {
+      this.touched.add(buffers[i]!.buffer);
+      if (spec.bindings[i] === 'read_write') this.wrote(buffers[i]!.buffer);
     }
     this.batchKernels.push(spec.name);
     this.dispatchCount++;
