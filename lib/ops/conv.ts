@@ -249,27 +249,24 @@ function keptB(ctx: GpuContext, gather: GatherPlan, kPad: number, cols8: number,
   }
   const key = `${source.offset}:${source.size}:${kPad}:${cols8}:${gather.rows}:${gather.cols}:${gather.colStride}:${gather.map.d1}:${gather.map.d2}:${gather.map.s.join(',')}:${gather.map.base}`;
   const stamp = ctx.writeStamp(source.buffer);
-  const kept = byBuffer.get(source.buffer)?.get(key);
+  let kept = byBuffer.get(source.buffer)?.get(key);
   if (kept) {
     const unchanged = kept.stamp === stamp;
     kept.stamp = stamp;
     if (kept.storage && unchanged) return kept.storage.range;
-    if (kept.storage) {
-      kept.storage.release(); // commands recorded earlier still read it; the pool hands it out only for later ones
-      kept.storage = null;
-    }
+    kept.storage?.release(); // commands recorded earlier still read it; the pool hands it out only for later ones
+    kept.storage = null;
     if (!unchanged) return null;
-    kept.storage = Storage.alloc(ctx, Math.max(kPad, 1) * cols8);
-    gatherInto(kept.storage.range);
-    return kept.storage.range;
+  } else {
+    if (cache.count >= limit) clear();
+    kept = { storage: null, stamp };
+    const map = byBuffer.get(source.buffer) ?? new Map<string, KeptB>();
+    byBuffer.set(source.buffer, map.set(key, kept));
+    cache.count++;
   }
-  if (cache.count >= limit) clear();
-  const storage = Storage.alloc(ctx, Math.max(kPad, 1) * cols8);
-  gatherInto(storage.range);
-  const map = byBuffer.get(source.buffer) ?? new Map<string, KeptB>();
-  byBuffer.set(source.buffer, map.set(key, { storage, stamp }));
-  cache.count++;
-  return storage.range;
+  kept.storage = Storage.alloc(ctx, Math.max(kPad, 1) * cols8);
+  gatherInto(kept.storage.range);
+  return kept.storage.range;
 }
 
 /** Releases what `keptB` holds for weights in `buffer` (a weight being trained keeps nothing). */
