@@ -20,15 +20,27 @@
 // llvmpipe keeps the accumulators on the stack and masks every store to a loop variable with a
 // blend, so two multiply-adds per update halve that overhead (10–15 % faster than 1 per
 // iteration; 4 per iteration, or the 8 unrolled, measured 25–35 % slower). The quad bases live
-// one per lane and reach the other lanes by subgroupBroadcast. Workgroup (S, wgy): lid.x is the lane, lid.y the subgroup, which relies on
-// subgroups being consecutive invocations (true on lavapipe, checked by the tests).
+// one per lane and reach the other lanes by subgroupBroadcast. Workgroup (S, wgy): lid.x is the
+// lane, and each workgroup holds wgy subgroups of S consecutive invocations (true on lavapipe,
+// checked by the tests; the ticket count below relies on it).
 //
 // Edges: quads ≥ `m` read row base 0 and store nothing; rows past laneLimit are not stored; k ≥
 // the split's end loads 0 (select); the lanes past the last column clamp their B loads into the row
 // and store nothing; wt has zero rows up to a multiple of S and zero columns up to a multiple of 8.
-// Split-K: workgroup z = fold·splits + split; split s reduces k in [s·chunk, min(K, (s+1)·chunk))
-// (chunk a multiple of S) into its own slice of out. Quad groups beyond 65535 (or the `maxGridY`
-// of the spec) fold into z.
+// Split-K: split s reduces k in [s·chunk, min(K, (s+1)·chunk)) (chunk a multiple of S) into its
+// own slice of out. In the kernels with a fixed grid (narrow, plain) workgroup z = fold·splits +
+// split, and quad groups beyond 65535 (or the `maxGridY` of the spec) fold into z.
+//
+// The subgroup kernel hands out its tiles (TQ quads × S·8 columns of one split) by tickets
+// instead of by workgroup id: each subgroup draws tile numbers from a counter (atomicAdd by lane
+// 0, broadcast) until one is past the last tile, so it can launch fewer workgroups than tiles. On
+// lavapipe this balances the work: its compute thread pool hands each of its threads a fixed,
+// equal share of a launch's workgroups up front, so a thread that starts late (or runs on a core
+// something else wants) held the whole launch back; with as many workgroups as threads, a thread
+// that starts late simply draws fewer tiles (measured: the shares of one launch's 172 tiles were
+// 86–99 against 73–86, and once 172 against 0). Every subgroup ends with one failing draw and then
+// counts itself in a second counter; the last one of the launch sets both counters back to zero
+// for the next launch (GpuContext.ticketCounters).
 import { bindingDecls, groupsFor, MAX_WORKGROUPS_PER_DIM, paramsStruct, u32Fields, type KernelSpec, type UniformField } from './spec';
 
 export const MAX_GRID = MAX_WORKGROUPS_PER_DIM;
@@ -57,6 +69,9 @@ export const igemmUniforms: UniformField[] = [
   { name: 'rs', type: 'vec4<u32>' },
   { name: 'os', type: 'vec4<u32>' },
 ];
+
+/** The subgroup kernel's tiles: `colGroups` per row tile, `rowTiles` (of TQ quads) per split, `tiles` in all. */
+export const ticketUniforms: UniformField[] = [...igemmUniforms, ...u32Fields('tiles', 'colGroups', 'rowTiles')];
 
 export function igemmBindings({ bias, vecOut }: IgemmVariant): { name: string; access: 'read' | 'read_write'; type?: string }[] {
   return [
@@ -169,78 +184,111 @@ export function storeQuad(j: number, qi: string, vecOut = false): string {
   return [0, 1, 2, 3].map((l) => `putRow(${qi}, ${qi}.y + splitOff, ${l}u, col0, c${4 * j + l}a, c${4 * j + l}b);`).join(' ');
 }
 
-/** The implicit GEMM with subgroup shuffles: subgroup size `s`, `tq` quads per subgroup, `wgy` subgroups per workgroup. */
-export function igemmSubgroupKernel(s: number, variant: IgemmVariant, tq = 6, wgy = Math.max(1, 64 / s), maxGridY = MAX_GRID): KernelSpec {
+/**
+ * The tiles of a launch of the subgroup kernel (split-K `splits`): TQ quads × S·8 columns each,
+ * numbered column group fastest, then row tile, then split.
+ */
+export function ticketTiles(s: number, tq: number, u: { m: number; cols: number; splits: number }) {
+  const colGroups = Math.ceil(u.cols / (s * 8));
+  const rowTiles = Math.ceil(u.m / tq);
+  return { tiles: colGroups * rowTiles * u.splits, colGroups, rowTiles };
+}
+
+/**
+ * Workgroups for a launch of the subgroup kernel: one per `wgy` tiles, and no more than
+ * `concurrent` (when > 0: the workgroups the device runs at once) or the limit of one dimension.
+ */
+export function ticketGrid(tiles: number, wgy: number, concurrent: number): [number, number, number] {
+  const perTile = Math.max(1, Math.ceil(tiles / wgy));
+  return [Math.min(perTile, concurrent > 0 ? concurrent : perTile, MAX_GRID), 1, 1];
+}
+
+/**
+ * The implicit GEMM with subgroup shuffles: subgroup size `s`, `tq` quads per subgroup tile,
+ * `wgy` subgroups per workgroup; tiles handed out by tickets (bindings: igemmBindings, then the
+ * two counters of GpuContext.ticketCounters).
+ */
+export function igemmSubgroupKernel(s: number, variant: IgemmVariant, tq = 6, wgy = Math.max(1, 64 / s)): KernelSpec {
   if (!Number.isInteger(Math.log2(s)) || s < 4 || s > 128) throw new Error(`conv2d kernel: unsupported subgroup size ${s}`);
   if (tq > s) throw new Error(`conv2d kernel: ${tq} quads per subgroup need more than ${s} lanes`);
   const quads = [...Array(tq).keys()];
   const rows = [...Array(4 * tq).keys()];
   const comp = ['x', 'y', 'z', 'w'];
-  const bindings = igemmBindings(variant);
+  const bindings = [...igemmBindings(variant), { name: 'tickets', access: 'read_write' as const, type: 'array<atomic<u32>, 4>' }];
   const code = /* wgsl */ `
 enable subgroups;
 diagnostic(off, subgroup_uniformity);
-${paramsStruct(igemmUniforms)}
+${paramsStruct(ticketUniforms)}
 ${bindingDecls(bindings, true)}
 ${igemmHelpers(variant)}
 
 @compute @workgroup_size(${s}, ${wgy})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_id) lid: vec3<u32>,
+fn main(@builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
         @builtin(subgroup_invocation_id) lane: u32) {
-  let split = wid.z % p.splits;
-  let rowGroup = (wid.z / p.splits) * nwg.y + wid.y;
-  let q0 = (rowGroup * ${wgy}u + lid.y) * ${tq}u;
-  if (q0 >= p.m) { return; } // the whole subgroup leaves together
   let colsV4 = p.colsV4;
-  let col0 = (wid.x * ${s}u + lid.x) * 8u;
-  let col4 = min(col0 / 4u, colsV4 - 2u);
-  let info = quad(q0 + lane); // lane j holds quad q0 + j
-  let rb = info.x;
-  let kBegin = split * p.chunk;
-  let kEnd = min(p.k, kBegin + p.chunk);
-${rows.map((i) => `  var c${i}a = vec4<f32>(0.0); var c${i}b = vec4<f32>(0.0);`).join('\n')}
-  for (var k0 = kBegin; k0 < kEnd; k0 += ${s}u) {
-    let kk = k0 + lane;
-    let live = kk < kEnd;
-    let off = koff[kk];
-${quads.map((j) => `    let a${j} = select(vec4<f32>(0.0), loadA(subgroupBroadcast(rb, ${j}u) + off), live);`).join('\n')}
-    var bi = k0 * colsV4 + col4;
-    for (var u = 0u; u < ${s}u; u += 2u) {
-      let b0 = wt[bi];
-      let b1 = wt[bi + 1u];
-      let b2 = wt[bi + colsV4];
-      let b3 = wt[bi + colsV4 + 1u];
-      bi += 2u * colsV4;
+  let subgroups = nwg.x * nwg.y * nwg.z * ${wgy}u;
+  loop {
+    var ticket = 0u;
+    if (lane == 0u) { ticket = atomicAdd(&tickets[0], 1u); }
+    let tile = subgroupBroadcast(ticket, 0u);
+    if (tile >= p.tiles) {
+      // The last subgroup of the launch to get here resets the counters for the next launch.
+      if (lane == 0u) {
+        if (atomicAdd(&tickets[1], 1u) == subgroups - 1u) { atomicStore(&tickets[0], 0u); atomicStore(&tickets[1], 0u); }
+      }
+      break;
+    }
+    let t = tile / p.colGroups;
+    let split = t / p.rowTiles;
+    let q0 = (t - split * p.rowTiles) * ${tq}u;
+    let col0 = ((tile - t * p.colGroups) * ${s}u + lid.x) * 8u;
+    let col4 = min(col0 / 4u, colsV4 - 2u);
+    let info = quad(q0 + lane); // lane j holds quad q0 + j
+    let rb = info.x;
+    let kBegin = split * p.chunk;
+    let kEnd = min(p.k, kBegin + p.chunk);
+${rows.map((i) => `    var c${i}a = vec4<f32>(0.0); var c${i}b = vec4<f32>(0.0);`).join('\n')}
+    for (var k0 = kBegin; k0 < kEnd; k0 += ${s}u) {
+      let kk = k0 + lane;
+      let live = kk < kEnd;
+      let off = koff[kk];
+${quads.map((j) => `      let a${j} = select(vec4<f32>(0.0), loadA(subgroupBroadcast(rb, ${j}u) + off), live);`).join('\n')}
+      var bi = k0 * colsV4 + col4;
+      for (var u = 0u; u < ${s}u; u += 2u) {
+        let b0 = wt[bi];
+        let b1 = wt[bi + 1u];
+        let b2 = wt[bi + colsV4];
+        let b3 = wt[bi + colsV4 + 1u];
+        bi += 2u * colsV4;
 ${quads
   .map(
     (j) =>
-      `      { let x = subgroupShuffle(a${j}, u); let y = subgroupShuffle(a${j}, u + 1u);\n` +
+      `        { let x = subgroupShuffle(a${j}, u); let y = subgroupShuffle(a${j}, u + 1u);\n` +
       [0, 1, 2, 3]
         .map((l) => {
           const i = 4 * j + l;
           const c = comp[l];
-          return `        c${i}a = fma(vec4<f32>(y.${c}), b2, fma(vec4<f32>(x.${c}), b0, c${i}a)); c${i}b = fma(vec4<f32>(y.${c}), b3, fma(vec4<f32>(x.${c}), b1, c${i}b));`;
+          return `          c${i}a = fma(vec4<f32>(y.${c}), b2, fma(vec4<f32>(x.${c}), b0, c${i}a)); c${i}b = fma(vec4<f32>(y.${c}), b3, fma(vec4<f32>(x.${c}), b1, c${i}b));`;
         })
         .join('\n') +
       ' }',
   )
   .join('\n')}
+      }
     }
-  }
-  let splitOff = split * p.splitStride;
+    let splitOff = split * p.splitStride;
 ${quads
-  .map((j) => `  { let qi = vec3<u32>(subgroupBroadcast(info.x, ${j}u), subgroupBroadcast(info.y, ${j}u), subgroupBroadcast(info.z, ${j}u)); ${storeQuad(j, 'qi', variant.vecOut)} }`)
+  .map((j) => `    { let qi = vec3<u32>(subgroupBroadcast(info.x, ${j}u), subgroupBroadcast(info.y, ${j}u), subgroupBroadcast(info.z, ${j}u)); ${storeQuad(j, 'qi', variant.vecOut)} }`)
   .join('\n')}
+  }
 }`;
-  const tile = subgroupTile(s, tq, wgy);
   return {
-    key: `conv2d.igemm.sg:${s}:${tq}:${wgy}:${variantKey(variant)}:${maxGridY}`,
+    key: `conv2d.igemm.sg:${s}:${tq}:${wgy}:${variantKey(variant)}`,
     name: 'conv2d.igemm',
     code,
     bindings: bindings.map((b) => b.access),
-    uniforms: igemmUniforms,
+    uniforms: ticketUniforms,
     requires: ['subgroups'],
-    dispatch: igemmDispatch(tile.rowsPerGroup, tile.colsPerGroup, maxGridY),
+    dispatch: (u) => ticketGrid(Number(u.tiles), wgy, 0),
   };
 }

@@ -2,6 +2,7 @@
 // default GPU context and lets the process exit cleanly afterwards. It re-exports the whole
 // library, and imports it only through './index' (the bundle keeps that import, so Node programs
 // share one copy of the library's state whichever entry they import).
+import { availableParallelism } from 'node:os';
 import { create, globals } from 'webgpu';
 import { getContext, hasContext, requestContext, setContext, type GpuContext, type RequestOptions } from './index';
 import { DEFAULT_POLLING, installPolling, type PollingOptions } from './node-polling';
@@ -31,7 +32,9 @@ export async function initNode(options: NodeOptions = {}): Promise<GpuContext> {
   const polling = options.polling ?? (process.env.WGTENSOR_POLLING === 'spin' ? 'spin' : DEFAULT_POLLING);
   if (polling !== 'spin') restorePolling ??= installPolling(polling);
   gpuHandle = create(options.dawnFlags ?? []);
-  const ctx = await requestContext(gpuHandle, options);
+  // lavapipe runs its shaders on LP_NUM_THREADS threads, by default one per core.
+  const cpuThreads = options.cpuThreads ?? (Math.floor(Number(process.env.LP_NUM_THREADS)) || availableParallelism());
+  const ctx = await requestContext(gpuHandle, { ...options, cpuThreads });
   setContext(ctx);
   return ctx;
 }

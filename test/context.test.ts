@@ -1,10 +1,23 @@
 // GpuContext bookkeeping that caches rely on: the write stamp of a buffer changes with every
 // recorded command that writes it (a dispatch binding it read_write, a copy or clear into it, an
-// upload) and with nothing else.
+// upload) and with nothing else; the workgroups a device runs at once, for kernels that hand out
+// their tiles by tickets.
+import { availableParallelism } from 'node:os';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { GpuContext } from '../lib/index';
 import { gridStrideKernel, u32Fields } from '../kernels/spec';
 import { ctx } from './helpers/gpu';
+
+test('a software adapter runs as many workgroups at once as it has shader threads; the option is checked', () => {
+  // lavapipe (architecture 'software'): one shader thread per core unless LP_NUM_THREADS says
+  // otherwise. A hardware GPU: unknown (0), one workgroup per tile.
+  const threads = Math.floor(Number(process.env.LP_NUM_THREADS)) || availableParallelism();
+  assert.is(ctx.concurrentWorkgroups, ctx.adapter.architecture === 'software' ? threads : 0);
+  for (const bad of [-1, 1.5, Number.NaN]) {
+    assert.throws(() => new GpuContext(ctx.device, { concurrentWorkgroups: bad }), /concurrentWorkgroups must be a whole number ≥ 0/);
+  }
+});
 
 const copyKernel = gridStrideKernel({
   key: 'test.stamp-copy',

@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { addScaledInPlace, copyInPlace, fromArray, liveTensorCount, mulInPlace, type Tensor } from '../lib/index';
 import { refConv2d, refConv2dBackward, type RefArray } from '../lib/cpu/index';
-import { igemmDispatch } from '../kernels/conv2d';
+import { igemmDispatch, ticketGrid, ticketTiles } from '../kernels/conv2d';
 import {
   conv2d,
   conv2dAlgorithm,
@@ -385,6 +385,42 @@ test('row groups past the grid limit fold into z (limit lowered to 1 so small te
   } finally {
     convLaunchLimits.maxGridY = saved;
   }
+});
+
+test('the wide kernel hands out its tiles by tickets: exact with 1, 2 and 3 workgroups per launch, counters back at zero', async () => {
+  // With few workgroups every subgroup draws many tiles (forward, the dX phases, dW with a split
+  // reduction: 1×1 stride 2 reads the input directly, 3×3 goes through the quad layout); several
+  // launches share one batch, so a launch that left the counters anywhere but zero would make the
+  // next one skip its tiles and the results would be wrong.
+  const counters = async () => [...new Uint32Array(await ctx.read(ctx.ticketCounters()))];
+  assert.ok(ctx.concurrentWorkgroups >= 0, 'concurrentWorkgroups');
+  const saved = convLaunchLimits.maxTicketGroups;
+  try {
+    for (const groups of [1, 2, 3]) {
+      convLaunchLimits.maxTicketGroups = groups;
+      await checkAgainstReference({ x: [2, 16, 16, 16], w: [72, 16, 1, 1], stride: 2 });
+      await withWinograd({ enabled: false }, () => checkAgainstReference({ x: [2, 8, 10, 10], w: [70, 8, 3, 3], padding: 1 }));
+      await onPath(true, async () => {
+        const splits = planWeightGradSplit(ctx, [8, 3, 32, 32], [64, 3, 3, 3], { padding: 1 });
+        if (splits < 2) throw new Error(`expected a split dW plan, got ${splits}`);
+      });
+      await checkAgainstReference({ x: [8, 3, 32, 32], w: [64, 3, 3, 3], padding: 1 });
+      assert.equal(await counters(), [0, 0, 0, 0], `${groups} workgroups: counters after the launches`);
+    }
+  } finally {
+    convLaunchLimits.maxTicketGroups = saved;
+  }
+  assert.equal(await counters(), [0, 0, 0, 0]);
+});
+
+test('ticket launches: tiles numbered per column group, row tile and split; grids within the limits', () => {
+  assert.equal(ticketTiles(8, 6, { m: 512, cols: 128, splits: 1 }), { tiles: 172, colGroups: 2, rowTiles: 86 });
+  assert.equal(ticketTiles(8, 6, { m: 1, cols: 65, splits: 3 }), { tiles: 6, colGroups: 2, rowTiles: 1 });
+  assert.equal(ticketGrid(172, 2, 0), [86, 1, 1]); // one workgroup per 2 tiles
+  assert.equal(ticketGrid(172, 2, 2), [2, 1, 1]); // as many as run at once
+  assert.equal(ticketGrid(3, 2, 8), [2, 1, 1]);
+  assert.equal(ticketGrid(1, 2, 0), [1, 1, 1]);
+  assert.equal(ticketGrid(4e9, 2, 0), [65535, 1, 1]);
 });
 
 test('kOff tables are built once per geometry and kept; results stay exact when the cache starts again', async () => {

@@ -6,7 +6,7 @@
 // recorded later). 1×1 convolutions take the same path: with one tap the implicit GEMM is a plain
 // batched GEMM. 3×3 stride-1 convolutions with enough channels run all three passes on
 // Winograd's algorithm instead (conv-winograd.ts; `conv2dAlgorithm` says which path a shape takes).
-import { igemmSubgroupKernel, MAX_GRID, subgroupTile, type IgemmTile, type IgemmVariant } from '../../kernels/conv2d';
+import { igemmSubgroupKernel, MAX_GRID, subgroupTile, ticketGrid, ticketTiles, type IgemmTile, type IgemmVariant } from '../../kernels/conv2d';
 import { fallbackTile, igemmFallbackKernel } from '../../kernels/conv2d-fallback';
 import { igemmNarrowKernel, narrowTile } from '../../kernels/conv2d-narrow';
 import {
@@ -58,8 +58,8 @@ const narrowK = memoKernel(igemmNarrowKernel);
 
 /**
  * Row quads per subgroup and subgroups per workgroup of the wide kernel, measured on lavapipe over
- * the ResNet-18 shapes: 5–6 quads (20–24 rows) tie and beat 4, 7 and 8 quads by 5–10 %; 2 subgroups
- * per workgroup beat 8 by 5–10 % and tie with 1 and 4.
+ * the ResNet-18 shapes (when its workgroups were its tiles): 5–6 quads (20–24 rows) tie and beat 4,
+ * 7 and 8 quads by 5–10 %; 2 subgroups per workgroup beat 8 by 5–10 % and tie with 1 and 4.
  */
 const WIDE_QUADS = 6;
 const WIDE_SUBGROUPS = 2;
@@ -114,23 +114,44 @@ function isNarrow(cols: number): boolean {
 
 /**
  * Launch limits of the GEMM kernels. `maxGridY` is the most row groups per launch in y before the
- * rest fold into z: the device limit (65535) unless a test lowers it to cover the folding with
- * small tensors (on lavapipe a tensor big enough to fold does not fit in one binding).
+ * rest fold into z (narrow and plain kernels): the device limit (65535) unless a test lowers it to
+ * cover the folding with small tensors (on lavapipe a tensor big enough to fold does not fit in one
+ * binding). `maxTicketGroups`, when > 0, caps the workgroups of the kernel that hands out its tiles
+ * by tickets (the wide one) below what the context launches (`concurrentWorkgroups`, or one per
+ * tile): tests lower it so that each subgroup draws many tiles.
  */
-export const convLaunchLimits = { maxGridY: MAX_GRID };
+export const convLaunchLimits = { maxGridY: MAX_GRID, maxTicketGroups: 0 };
+
+/** The most workgroups a ticket launch may have (0: one per tile): the context's, lowered by convLaunchLimits. */
+function ticketGroups(ctx: GpuContext): number {
+  const limit = convLaunchLimits.maxTicketGroups;
+  const concurrent = ctx.concurrentWorkgroups;
+  return limit > 0 && concurrent > 0 ? Math.min(limit, concurrent) : limit || concurrent;
+}
+
+/** How a kernel that hands out its tiles by tickets (the wide one) cuts a GEMM: subgroup size, quads per tile, subgroups per workgroup. */
+interface Tickets {
+  s: number;
+  tq: number;
+  wgy: number;
+}
 
 /**
  * The implicit-GEMM kernel that runs a GEMM with `cols` output columns on ctx, and its tile (the
  * tile sets the padding of K and the split-K plan, so both come from this one choice).
  */
-function igemmFor(ctx: GpuContext, cols: number, variant: IgemmVariant = { bias: false, pixelStep: 1 }): { tile: IgemmTile; spec: KernelSpec } {
+function igemmFor(
+  ctx: GpuContext,
+  cols: number,
+  variant: IgemmVariant = { bias: false, pixelStep: 1 },
+): { tile: IgemmTile; spec: KernelSpec; tickets: Tickets | null } {
   const s = ctx.subgroupSize;
   const narrow = isNarrow(cols);
   const maxGridY = Math.min(MAX_GRID, convLaunchLimits.maxGridY);
-  if (!s) return { tile: fallbackTile(narrow), spec: fallbackK(variant, narrow, maxGridY) };
-  if (narrow) return { tile: narrowTile(s), spec: narrowK(s, variant, maxGridY) };
-  const quads = wideQuads(s);
-  return { tile: subgroupTile(s, quads, WIDE_SUBGROUPS), spec: subgroupK(s, variant, quads, WIDE_SUBGROUPS, maxGridY) };
+  if (!s) return { tile: fallbackTile(narrow), spec: fallbackK(variant, narrow, maxGridY), tickets: null };
+  if (narrow) return { tile: narrowTile(s), spec: narrowK(s, variant, maxGridY), tickets: null };
+  const tq = wideQuads(s);
+  return { tile: subgroupTile(s, tq, WIDE_SUBGROUPS), spec: subgroupK(s, variant, tq, WIDE_SUBGROUPS), tickets: { s, tq, wgy: WIDE_SUBGROUPS } };
 }
 
 const roundUp = (x: number, m: number) => Math.ceil(x / m) * m;
@@ -299,7 +320,7 @@ function runPass(
   if (gemm.outMap.d1 !== gemm.rowMap.d1 || gemm.outMap.d2 !== gemm.rowMap.d2) {
     throw new Error('conv2d: internal error: the output map must split rows like the row map');
   }
-  const { tile, spec } = igemmFor(ctx, gemm.cols, { bias: bias !== null, pixelStep: gemm.pixelStep, vecOut: storesQuads(gemm, out, splitStride) });
+  const { tile, spec, tickets } = igemmFor(ctx, gemm.cols, { bias: bias !== null, pixelStep: gemm.pixelStep, vecOut: storesQuads(gemm, out, splitStride) });
   const kPad = roundUp(gemm.k, tile.kMultiple);
   const cols8 = roundUp(gemm.cols, 8);
   const koff = offsetTable(ctx, kPad, gemm.k, gemm.kMap);
@@ -323,7 +344,10 @@ function runPass(
   const { chunk, splits } = split ?? splitK(tile, gemm.k, 1);
   const buffers = [src, koff, kept ?? (wt ? wt.range : bSource), out];
   if (bias) buffers.push(bias);
+  const tiles = tickets ? ticketTiles(tickets.s, tickets.tq, { m: gemm.quads, cols: gemm.cols, splits }) : null;
+  if (tiles) buffers.push(ctx.ticketCounters());
   ctx.run(spec, buffers, {
+    ...tiles,
     m: gemm.quads,
     cols: gemm.cols,
     colsV4: cols8 / 4,
@@ -338,7 +362,7 @@ function runPass(
     d2: gemm.rowMap.d2,
     rs: [...gemm.rowMap.s, gemm.rowMap.base],
     os: [...gemm.outMap.s, gemm.outMap.base],
-  });
+  }, tiles && tickets ? ticketGrid(tiles.tiles, tickets.wgy, ticketGroups(ctx)) : undefined);
   wt?.release();
 }
 

@@ -37,6 +37,12 @@ export interface ContextOptions {
   debug?: boolean;
   /** Adapter facts a GPUDevice does not carry itself (requestContext fills them in). */
   adapterInfo?: Partial<AdapterDescription> & { subgroupMinSize?: number; subgroupMaxSize?: number };
+  /**
+   * How many workgroups the device runs at once, where that is small and known: the CPU threads
+   * of a software adapter (requestContext sets it for one). Kernels that hand out their tiles
+   * through `ticketCounters` launch this many workgroups; 0 (the default) launches one per tile.
+   */
+  concurrentWorkgroups?: number;
 }
 
 export interface ContextStats {
@@ -73,6 +79,8 @@ export class GpuContext {
   readonly adapter: AdapterDescription;
   /** Subgroup size of the hardware when it has subgroups of one fixed size, else null. */
   readonly hardwareSubgroupSize: number | null;
+  /** See ContextOptions.concurrentWorkgroups (0: unknown, one workgroup per tile). */
+  readonly concurrentWorkgroups: number;
   /** Set false to make ops pick their kernels without subgroups (tests do, to cover both paths). */
   useSubgroups = true;
   readonly storage: BufferPool;
@@ -107,6 +115,7 @@ export class GpuContext {
   private dispatchCount = 0;
   private submitCount = 0;
   private timer: { querySet: GPUQuerySet; passes: number } | null = null;
+  private tickets: GPUBuffer | null = null;
   private profiler: { sets: GPUQuerySet[]; names: string[] } | null = null;
 
   constructor(device: GPUDevice, options: ContextOptions = {}) {
@@ -123,6 +132,10 @@ export class GpuContext {
     };
     const { subgroupMinSize: min, subgroupMaxSize: max } = info;
     this.hardwareSubgroupSize = this.features.has('subgroups') && min && min === max ? min : null;
+    this.concurrentWorkgroups = options.concurrentWorkgroups ?? 0;
+    if (!Number.isInteger(this.concurrentWorkgroups) || this.concurrentWorkgroups < 0) {
+      throw new Error(`GpuContext: concurrentWorkgroups must be a whole number ≥ 0, got ${options.concurrentWorkgroups}`);
+    }
     this.debug = options.debug ?? false;
     this.maxDispatchesPerSubmit = options.maxDispatchesPerSubmit ?? 4096;
     const forget = (buffer: GPUBuffer) => this.forgetBuffer(buffer);
@@ -148,6 +161,19 @@ export class GpuContext {
   throwIfFailed(): void {
     if (this.destroyed) throw new Error('GpuContext: used after destroy()');
     if (this.failure) throw this.failure;
+  }
+
+  /**
+   * Two u32 counters at zero, for kernels that hand out their tiles dynamically: each subgroup
+   * draws tile numbers from the first (atomicAdd) until one is past the last tile, then counts
+   * itself done in the second, and the last of the launch to finish sets both back to zero, so the
+   * next launch finds them at zero again (kernels/conv2d.ts). Launches run one after another in
+   * submission order, so one pair serves every launch. Made on first use (zero-filled).
+   */
+  ticketCounters(): BufferRange {
+    this.throwIfFailed();
+    this.tickets ??= this.device.createBuffer({ size: 16, usage: BufferUsage.STORAGE | BufferUsage.COPY_SRC, label: 'tile tickets' });
+    return { buffer: this.tickets, offset: 0, size: 16 };
   }
 
   /** Allocates a storage buffer range of at least `byteSize` bytes from the pool. */
@@ -418,6 +444,8 @@ export class GpuContext {
     this.storage.destroyAll();
     this.staging.destroyAll();
     this.readback.destroyAll();
+    this.tickets?.destroy();
+    this.tickets = null;
     for (const buffer of this.uniformCache.values()) buffer.destroy();
     this.uniformCache.clear();
     this.bindGroups.clear();

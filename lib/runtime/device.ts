@@ -4,6 +4,11 @@ import { GpuContext, type ContextOptions } from './context';
 
 export interface RequestOptions extends ContextOptions {
   powerPreference?: GPUPowerPreference;
+  /**
+   * The CPU threads a software adapter (lavapipe, SwiftShader) runs its shaders on, for
+   * `concurrentWorkgroups` when that is not given (default: navigator.hardwareConcurrency, else 4).
+   */
+  cpuThreads?: number;
 }
 
 /** What to do when no adapter is found, for the error message. */
@@ -37,8 +42,11 @@ export async function requestContext(gpu: GPU, options: RequestOptions = {}): Pr
   for (const name of WANTED_LIMITS) requiredLimits[name] = adapter.limits[name];
   const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
   const info = adapter.info;
+  const software = (info as { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
+  const cpuThreads = options.cpuThreads ?? (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 4;
   return new GpuContext(device, {
     ...options,
+    concurrentWorkgroups: options.concurrentWorkgroups ?? (software ? cpuThreads : 0),
     adapterInfo: {
       vendor: info.vendor,
       architecture: info.architecture,
