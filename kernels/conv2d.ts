@@ -32,16 +32,11 @@
 // split, and quad groups beyond 65535 (or the `maxGridY` of the spec) fold into z.
 //
 // The subgroup kernel hands out its tiles (TQ quads × S·8 columns of one split) by tickets
-// instead of by workgroup id: each subgroup draws tile numbers from a counter (atomicAdd by lane
-// 0, broadcast) until one is past the last tile, so it can launch fewer workgroups than tiles. On
-// lavapipe this balances the work: its compute thread pool hands each of its threads a fixed,
-// equal share of a launch's workgroups up front, so a thread that starts late (or runs on a core
-// something else wants) held the whole launch back; with as many workgroups as threads, a thread
-// that starts late simply draws fewer tiles (measured: the shares of one launch's 172 tiles were
-// 86–99 against 73–86, and once 172 against 0). Every subgroup ends with one failing draw and then
-// counts itself in a second counter; the last one of the launch sets both counters back to zero
-// for the next launch (GpuContext.ticketCounters).
-import { bindingDecls, groupsFor, MAX_WORKGROUPS_PER_DIM, paramsStruct, u32Fields, type KernelSpec, type UniformField } from './spec';
+// instead of by workgroup id (kernels/spec.ts, drawTile), so on lavapipe a launch has one
+// workgroup per thread and a thread that starts late draws fewer tiles (measured on the imagenet
+// layer2.0.downsample forward: one thread drew 86–99 of the 172 tiles, the other the rest, once
+// one drew all 172).
+import { bandedTiles, bindingDecls, drawRun, groupsFor, MAX_WORKGROUPS_PER_DIM, paramsStruct, TICKETS_BINDING, ticketGrid, TILE_COORDS, TILE_UNIFORMS, u32Fields, type KernelSpec, type UniformField } from './spec';
 
 export const MAX_GRID = MAX_WORKGROUPS_PER_DIM;
 
@@ -70,8 +65,8 @@ export const igemmUniforms: UniformField[] = [
   { name: 'os', type: 'vec4<u32>' },
 ];
 
-/** The subgroup kernel's tiles: `colGroups` per row tile, `rowTiles` (of TQ quads) per split, `tiles` in all. */
-export const ticketUniforms: UniformField[] = [...igemmUniforms, ...u32Fields('tiles', 'colGroups', 'rowTiles')];
+/** The subgroup kernel's uniforms: the GEMM's, and its tiles (TILE_UNIFORMS; row tiles of TQ quads, per split). */
+export const ticketUniforms: UniformField[] = [...igemmUniforms, ...TILE_UNIFORMS];
 
 export function igemmBindings({ bias, vecOut }: IgemmVariant): { name: string; access: 'read' | 'read_write'; type?: string }[] {
   return [
@@ -185,22 +180,12 @@ export function storeQuad(j: number, qi: string, vecOut = false): string {
 }
 
 /**
- * The tiles of a launch of the subgroup kernel (split-K `splits`): TQ quads × S·8 columns each,
- * numbered column group fastest, then row tile, then split.
+ * The tiles of a launch of the subgroup kernel (split-K `splits`, reduction length `k`): TQ quads
+ * × S·8 columns of one split each, in bandedTiles' order.
  */
-export function ticketTiles(s: number, tq: number, u: { m: number; cols: number; splits: number }) {
-  const colGroups = Math.ceil(u.cols / (s * 8));
-  const rowTiles = Math.ceil(u.m / tq);
-  return { tiles: colGroups * rowTiles * u.splits, colGroups, rowTiles };
-}
-
-/**
- * Workgroups for a launch of the subgroup kernel: one per `wgy` tiles, and no more than
- * `concurrent` (when > 0: the workgroups the device runs at once) or the limit of one dimension.
- */
-export function ticketGrid(tiles: number, wgy: number, concurrent: number): [number, number, number] {
-  const perTile = Math.max(1, Math.ceil(tiles / wgy));
-  return [Math.min(perTile, concurrent > 0 ? concurrent : perTile, MAX_GRID), 1, 1];
+export function ticketTiles(s: number, tq: number, u: { m: number; cols: number; splits: number; chunk: number }) {
+  // a row tile: 4·TQ rows of `chunk` floats of A; B: `chunk` rows of `cols` floats
+  return bandedTiles(Math.ceil(u.m / tq), Math.ceil(u.cols / (s * 8)), u.splits, 4 * tq * 4 * u.chunk, 4 * u.chunk * u.cols);
 }
 
 /**
@@ -214,13 +199,14 @@ export function igemmSubgroupKernel(s: number, variant: IgemmVariant, tq = 6, wg
   const quads = [...Array(tq).keys()];
   const rows = [...Array(4 * tq).keys()];
   const comp = ['x', 'y', 'z', 'w'];
-  const bindings = [...igemmBindings(variant), { name: 'tickets', access: 'read_write' as const, type: 'array<atomic<u32>, 4>' }];
+  const bindings = [...igemmBindings(variant), TICKETS_BINDING];
   const code = /* wgsl */ `
 enable subgroups;
 diagnostic(off, subgroup_uniformity);
 ${paramsStruct(ticketUniforms)}
 ${bindingDecls(bindings, true)}
 ${igemmHelpers(variant)}
+${TILE_COORDS}
 
 @compute @workgroup_size(${s}, ${wgy})
 fn main(@builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
@@ -228,20 +214,11 @@ fn main(@builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) l
   let colsV4 = p.colsV4;
   let subgroups = nwg.x * nwg.y * nwg.z * ${wgy}u;
   loop {
-    var ticket = 0u;
-    if (lane == 0u) { ticket = atomicAdd(&tickets[0], 1u); }
-    let tile = subgroupBroadcast(ticket, 0u);
-    if (tile >= p.tiles) {
-      // The last subgroup of the launch to get here resets the counters for the next launch.
-      if (lane == 0u) {
-        if (atomicAdd(&tickets[1], 1u) == subgroups - 1u) { atomicStore(&tickets[0], 0u); atomicStore(&tickets[1], 0u); }
-      }
-      break;
-    }
-    let t = tile / p.colGroups;
-    let split = t / p.rowTiles;
-    let q0 = (t - split * p.rowTiles) * ${tq}u;
-    let col0 = ((tile - t * p.colGroups) * ${s}u + lid.x) * 8u;
+${drawRun('    ')}
+    for (var i = 0u; i < count; i++) {
+    let split = at.z;
+    let q0 = at.x * ${tq}u;
+    let col0 = (at.y * ${s}u + lid.x) * 8u;
     let col4 = min(col0 / 4u, colsV4 - 2u);
     let info = quad(q0 + lane); // lane j holds quad q0 + j
     let rb = info.x;
@@ -280,6 +257,8 @@ ${quads
 ${quads
   .map((j) => `    { let qi = vec3<u32>(subgroupBroadcast(info.x, ${j}u), subgroupBroadcast(info.y, ${j}u), subgroupBroadcast(info.z, ${j}u)); ${storeQuad(j, 'qi', variant.vecOut)} }`)
   .join('\n')}
+    at = nextTile(at);
+    }
   }
 }`;
   return {

@@ -79,14 +79,14 @@ export function storeTile(vecC: boolean, accumulate: boolean, r0: string, c0: st
       })
       .join('\n');
   }
-  return `    var tile = array<vec4<f32>, ${names.length}>(${names.join(', ')});
+  return `    var accTile = array<vec4<f32>, ${names.length}>(${names.join(', ')});
     for (var ti = 0u; ti < ${names.length}u; ti++) {
       let m = ${r0} + ti / ${j4}u;
       let n = ${c0} + (ti % ${j4}u) * 4u;
       if (m < p.M) {
         let q = ${indexC('m', 'n')};
         for (var e = 0u; e < 4u; e++) {
-          if (n + e < p.N) { C[q + e] ${op} p.alpha * tile[ti][e]; }
+          if (n + e < p.N) { C[q + e] ${op} p.alpha * accTile[ti][e]; }
         }
       }
     }`;

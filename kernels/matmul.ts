@@ -3,8 +3,10 @@
 // matmul-common.ts (C_b = alpha · op(A_b)·op(B_b) (+ C_b)).
 //
 // Work split (shared/docs/lavapipe-performance.md §1–2, the fastest layout measured there):
-// - Workgroup (S, WY): each row of S invocations (one lid.y) is one subgroup. A workgroup covers
-//   WY·TM rows of C and S·TN columns; grid = (ceil(N / (S·TN)), ceil(M / (WY·TM)), batches).
+// - Workgroup (S, WY): each row of S invocations (one lid.y) is one subgroup. A subgroup's tile is
+//   TM rows × S·TN columns of one batch's C; the subgroups draw their tiles by tickets
+//   (kernels/spec.ts, drawTile), numbered column group fastest, then row tile, then batch, so a
+//   launch may have fewer workgroups than tiles (on lavapipe one per thread).
 // - An invocation owns a TM×TN register tile of C (TM rows, TN contiguous columns, as TN/4 vec4
 //   accumulators per row; 16×8 by default; lib/ops/matmul.ts picks the tile per shape).
 //   The rows depend only on workgroup_id.y and lid.y, so they are uniform within a subgroup; the
@@ -17,18 +19,15 @@
 //   per column every 4 steps ('vecK'), else scalars ('scalar'). With `evenK` (K a multiple of S)
 //   the u loop has a constant trip count, and for 'vecN' takes two k per iteration, each
 //   accumulator updated by two chained FMAs. C is stored as vec4 when aligned.
-// - A subgroup whose rows all lie past M returns at once (small M, edge tiles); this relies on
-//   the subgroup being one lid.y row, as the shuffles already do.
 // Edges: every load index is clamped into its matrix (row ≤ M-1, column ≤ N-1, k ≤ K-1): values
 // read at clamped rows or columns only reach accumulators that are never stored, and the u loop
 // stops at kn = min(S, K - k0), so a clamped k is never shuffled out (any K, no padding; with
 // `evenK`, K a multiple of S, the steps are a constant S, which compiles better; a vec4 of a
 // transposed A may reach up to 3 floats past row M − 1, which the caller keeps inside A's range,
 // into accumulators that are never stored). Stores
-// are guarded per row and column (per vec4 when N is a multiple of 4). Batches beyond the grid's
-// z size are covered by a grid-stride loop over z.
-import { flagKey, GEMM_UNIFORMS, indexA, indexB, MAX_BATCH_GROUPS, storeTile, type GemmKernelFlags } from './matmul-common';
-import { bindingDecls, groupsFor, paramsStruct, type KernelSpec } from './spec';
+// are guarded per row and column (per vec4 when N is a multiple of 4).
+import { flagKey, GEMM_UNIFORMS, indexA, indexB, storeTile, type GemmKernelFlags } from './matmul-common';
+import { bandedTiles, bindingDecls, drawRun, paramsStruct, TICKETS_BINDING, ticketGrid, TILE_COORDS, TILE_UNIFORMS, type KernelSpec, type UniformField } from './spec';
 
 export type BLoad = 'vecN' | 'vecK' | 'scalar';
 
@@ -68,6 +67,14 @@ export interface SubgroupGemmConfig extends GemmKernelFlags {
 
 const range = (n: number) => [...Array(n).keys()];
 
+/** The subgroup kernel's uniforms: the GEMM's, and its tiles (TILE_UNIFORMS; row tiles of TM rows, per batch). */
+export const SUBGROUP_GEMM_UNIFORMS: UniformField[] = [...GEMM_UNIFORMS, ...TILE_UNIFORMS];
+
+/** The tiles of a launch of the subgroup kernel with TM×TN register tiles: TM rows × S·TN columns of one batch each, in bandedTiles' order. */
+export function subgroupGemmTiles(S: number, tm: number, tn: number, u: { M: number; N: number; K: number; batch: number }) {
+  return bandedTiles(Math.ceil(u.M / tm), Math.ceil(u.N / (S * tn)), u.batch, 4 * tm * u.K, 4 * u.K * u.N);
+}
+
 export function subgroupGemmKernel(cfg: SubgroupGemmConfig): KernelSpec {
   const S = cfg.subgroupSize;
   const TM = cfg.tm ?? 16;
@@ -89,6 +96,7 @@ export function subgroupGemmKernel(cfg: SubgroupGemmConfig): KernelSpec {
     { name: 'A', access: 'read' as const, type: cfg.aVec ? 'array<vec4<f32>>' : 'array<f32>' },
     { name: 'B', access: 'read' as const, type: cfg.bLoad === 'scalar' ? 'array<f32>' : 'array<vec4<f32>>' },
     { name: 'C', access: 'read_write' as const, type: cfg.vecC ? 'array<vec4<f32>>' : 'array<f32>' },
+    TICKETS_BINDING,
   ];
 
   // Column handles, computed once per batch: the columns are clamped to N - 1, so every load is
@@ -178,20 +186,23 @@ export function subgroupGemmKernel(cfg: SubgroupGemmConfig): KernelSpec {
 
   const code = /* wgsl */ `
 enable subgroups;
-// The early return below depends on lid.y, which is uniform within each subgroup (one subgroup per
-// lid.y) though not across the workgroup; the shuffles after it stay subgroup-uniform.
+// The tile drawn by tickets is uniform within each subgroup though not across the workgroup;
+// the shuffles after the draw stay subgroup-uniform.
 diagnostic(off, subgroup_uniformity);
-${paramsStruct(GEMM_UNIFORMS)}
+${paramsStruct(SUBGROUP_GEMM_UNIFORMS)}
 ${bindingDecls(bindings, true)}
+${TILE_COORDS}
 
 @compute @workgroup_size(${S}, ${WY})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
-        @builtin(local_invocation_id) lid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
-  let row0 = (wid.y * ${WY}u + lid.y) * ${TM}u;
-  let col0 = (wid.x * ${S}u + lane) * ${TN}u;
-  if (row0 >= p.M) { return; } // a whole subgroup below the last row (small M, edge tiles)${cfg.aVec && !cfg.transA ? `
+fn main(@builtin(num_workgroups) groups: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+  let subgroups = groups.x * groups.y * groups.z * ${WY}u;${cfg.aVec && !cfg.transA ? `
   let aq = lane % ${Q}u; let am = lane / ${Q}u; let ac = lane & 3u;` : ''}
-  for (var b = wid.z; b < p.batch; b += groups.z) {
+  loop {
+${drawRun('    ')}
+    for (var i = 0u; i < count; i++) {
+    let b = at.z;
+    let row0 = at.x * ${TM}u;
+    let col0 = (at.y * ${S}u + lane) * ${TN}u;
     let aBase = p.offA + b * p.strideA;
     let bBase = p.offB + b * p.strideB;
     let cBase = p.offC + b * p.strideC;
@@ -205,22 +216,18 @@ ${cfg.aVec ? aVecLoads : rows.map((i) => `      let a${i} = A[${indexA(cfg.trans
       let kn = ${cfg.evenK ? `${S}u` : `min(${S}u, p.K - k0)`};${bStep}
     }
 ${storeTile(cfg.vecC, cfg.accumulate, 'row0', 'col0', TM, J)}
+    at = nextTile(at);
+    }
   }
 }`;
 
-  const perX = S * TN;
-  const perY = WY * TM;
   return {
     key: `gemmSubgroup:${flagKey(cfg)}:S${S}:${TM}x${TN}:wy${WY}:${cfg.bLoad}:${cfg.vecC ? 'vC' : 'sC'}${cfg.evenK ? ':evenK' : ''}${cfg.aVec ? ':vA' : ''}`,
     name: `gemm.subgroup.${flagKey(cfg)}`,
     code,
     bindings: bindings.map((b) => b.access),
-    uniforms: GEMM_UNIFORMS,
+    uniforms: SUBGROUP_GEMM_UNIFORMS,
     requires: ['subgroups'],
-    dispatch: (u) => [
-      groupsFor(Number(u.N), perX),
-      groupsFor(Number(u.M), perY),
-      Math.min(MAX_BATCH_GROUPS, Math.max(1, Number(u.batch))),
-    ],
+    dispatch: (u) => ticketGrid(Number(u.tiles), WY, 0),
   };
 }

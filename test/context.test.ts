@@ -16,7 +16,9 @@ test('a software adapter runs as many workgroups at once as it has shader thread
   assert.is(ctx.concurrentWorkgroups, ctx.adapter.architecture === 'software' ? threads : 0);
   for (const bad of [-1, 1.5, Number.NaN]) {
     assert.throws(() => new GpuContext(ctx.device, { concurrentWorkgroups: bad }), /concurrentWorkgroups must be a whole number ≥ 0/);
+    assert.throws(() => (ctx.concurrentWorkgroups = bad), /concurrentWorkgroups must be a whole number ≥ 0/);
   }
+  assert.is(ctx.concurrentWorkgroups, ctx.adapter.architecture === 'software' ? threads : 0, 'unchanged by the refused values');
 });
 
 const copyKernel = gridStrideKernel({

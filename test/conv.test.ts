@@ -2,7 +2,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { addScaledInPlace, copyInPlace, fromArray, liveTensorCount, mulInPlace, type Tensor } from '../lib/index';
 import { refConv2d, refConv2dBackward, type RefArray } from '../lib/cpu/index';
-import { igemmDispatch, ticketGrid, ticketTiles } from '../kernels/conv2d';
+import { igemmDispatch, ticketTiles } from '../kernels/conv2d';
+import { ticketGrid } from '../kernels/spec';
 import {
   conv2d,
   conv2dAlgorithm,
@@ -387,19 +388,20 @@ test('row groups past the grid limit fold into z (limit lowered to 1 so small te
   }
 });
 
-test('the wide kernel hands out its tiles by tickets: exact with 1, 2 and 3 workgroups per launch, counters back at zero', async () => {
+test('the wide kernel hands out its tiles by tickets: exact with 1, 2 and 3 workgroups per launch and one per tile, counters back at zero', async () => {
   // With few workgroups every subgroup draws many tiles (forward, the dX phases, dW with a split
   // reduction: 1×1 stride 2 reads the input directly, 3×3 goes through the quad layout); several
   // launches share one batch, so a launch that left the counters anywhere but zero would make the
   // next one skip its tiles and the results would be wrong.
   const counters = async () => [...new Uint32Array(await ctx.read(ctx.ticketCounters()))];
-  assert.ok(ctx.concurrentWorkgroups >= 0, 'concurrentWorkgroups');
-  const saved = convLaunchLimits.maxTicketGroups;
+  const saved = ctx.concurrentWorkgroups;
   try {
-    for (const groups of [1, 2, 3]) {
-      convLaunchLimits.maxTicketGroups = groups;
+    for (const groups of [1, 2, 3, 0]) {
+      ctx.concurrentWorkgroups = groups;
       await checkAgainstReference({ x: [2, 16, 16, 16], w: [72, 16, 1, 1], stride: 2 });
       await withWinograd({ enabled: false }, () => checkAgainstReference({ x: [2, 8, 10, 10], w: [70, 8, 3, 3], padding: 1 }));
+      // K = 1152: B is 295 KB, so bands of 2 row tiles (24 rows of 1152 floats within 256 KB), 3 row tiles in all
+      await withWinograd({ enabled: false }, () => checkAgainstReference({ x: [2, 128, 6, 6], w: [64, 128, 3, 3], padding: 1 }));
       await onPath(true, async () => {
         const splits = planWeightGradSplit(ctx, [8, 3, 32, 32], [64, 3, 3, 3], { padding: 1 });
         if (splits < 2) throw new Error(`expected a split dW plan, got ${splits}`);
@@ -408,14 +410,18 @@ test('the wide kernel hands out its tiles by tickets: exact with 1, 2 and 3 work
       assert.equal(await counters(), [0, 0, 0, 0], `${groups} workgroups: counters after the launches`);
     }
   } finally {
-    convLaunchLimits.maxTicketGroups = saved;
+    ctx.concurrentWorkgroups = saved;
   }
   assert.equal(await counters(), [0, 0, 0, 0]);
 });
 
-test('ticket launches: tiles numbered per column group, row tile and split; grids within the limits', () => {
-  assert.equal(ticketTiles(8, 6, { m: 512, cols: 128, splits: 1 }), { tiles: 172, colGroups: 2, rowTiles: 86 });
-  assert.equal(ticketTiles(8, 6, { m: 1, cols: 65, splits: 3 }), { tiles: 6, colGroups: 2, rowTiles: 1 });
+test('ticket launches: tiles in bands of row tiles per split; grids within the limits', () => {
+  // B (chunk × cols floats) within 256 KB: one row tile per band (its column groups in a row);
+  // else bands of row tiles whose A rows (4·6 rows of `chunk` floats each) span at most 256 KB
+  assert.equal(ticketTiles(8, 6, { m: 512, cols: 128, splits: 1, chunk: 64 }), { tiles: 172, colGroups: 2, rowTiles: 86, band: 1 });
+  assert.equal(ticketTiles(8, 6, { m: 1, cols: 65, splits: 3, chunk: 8 }), { tiles: 6, colGroups: 2, rowTiles: 1, band: 1 });
+  assert.equal(ticketTiles(8, 6, { m: 150, cols: 512, splits: 1, chunk: 576 }), { tiles: 200, colGroups: 8, rowTiles: 25, band: 4 });
+  assert.equal(ticketTiles(8, 6, { m: 60, cols: 64, splits: 2, chunk: 4096 }), { tiles: 20, colGroups: 1, rowTiles: 10, band: 1 });
   assert.equal(ticketGrid(172, 2, 0), [86, 1, 1]); // one workgroup per 2 tiles
   assert.equal(ticketGrid(172, 2, 2), [2, 1, 1]); // as many as run at once
   assert.equal(ticketGrid(3, 2, 8), [2, 1, 1]);

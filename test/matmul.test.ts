@@ -232,6 +232,40 @@ for (const path of PATHS) {
   });
 }
 
+test('the subgroup GEMM draws its tiles by tickets: exact with 1 and 3 workgroups per launch and one per tile, counters back at zero', async () => {
+  // The default launch on lavapipe has one workgroup per shader thread (the tests above); here one
+  // workgroup draws every tile, three split them unevenly, and one per tile (a hardware GPU) draws
+  // about one tile each; tiles go in bands of row tiles (the last band may be shorter). Several launches per batch, so a launch that left the counters off zero would make
+  // the next one skip tiles.
+  const counters = async () => [...new Uint32Array(await ctx.read(ctx.ticketCounters()))];
+  const saved = ctx.concurrentWorkgroups;
+  const g = caseGenerator();
+  try {
+    await onPath(true, async () => {
+      for (const groups of [1, 3, 0]) {
+        ctx.concurrentWorkgroups = groups;
+        // [batch, M, K, N]; with K = 1031 and N = 65, B is 268 KB and a band holds 3 row tiles (16
+        // rows of 1031 floats each within 256 KB), so the 10 row tiles of M = 145 end in a band of one
+        for (const [batch, M, K, N] of [[1, 129, 33, 65], [3, 17, 16, 68], [5, 33, 24, 100], [1, 7, 1024, 9], [2, 145, 1031, 65]] as const) {
+          const flags = { transA: false, transB: false };
+          const ha = randomArray(g, batch * M * K);
+          const hb = randomArray(g, batch * K * N);
+          const a = fromArray(ha, [batch, M, K]);
+          const b = fromArray(hb, [batch, K, N]);
+          const c = bmm(a, b, flags);
+          const expected = refMatmul(refOf(ha, [batch, M, K]), refOf(hb, [batch, K, N]), flags);
+          assertClose(await c.toArray(), expected.data, tol(K), `bmm ${batch}×${M}x${K}x${N} with ${groups} workgroups`);
+          [a, b, c].forEach((t) => t.dispose());
+        }
+        const got = await counters();
+        if (got.some((v) => v !== 0)) throw new Error(`${groups} workgroups: counters [${got}] after the launches, expected zeros`);
+      }
+    });
+  } finally {
+    ctx.concurrentWorkgroups = saved;
+  }
+});
+
 test('backward computes only the gradients that are needed (one GEMM per needed gradient)', async () => {
   const g = caseGenerator();
   for (const needA of [true, false]) {
@@ -337,10 +371,11 @@ for (const path of PATHS) {
     });
   });
 
-  test(`batches beyond the grid's z size are covered by the kernel's batch loop (${path.name} kernel)`, async () => {
+  test(`launches smaller than the work cover every batch, and grids stay within 65535 (${path.name} kernel)`, async () => {
     await onPath(path.subgroups, async () => {
-      // 65536+ workgroups take seconds on a CPU adapter, so the launch is cut to a z size of 2 here
-      // (the kernel loops over the other batches), and the dispatch rule's cap is checked alone.
+      // 65536+ workgroups take seconds on a CPU adapter, so the launch is cut here and the dispatch
+      // rule's cap is checked alone: the tiled kernel to a z size of 2 (it loops over the other
+      // batches), the subgroup kernel to one workgroup (its subgroups draw every tile by tickets).
       const g = caseGenerator();
       const [batch, M, K, N] = [7, 5, 3, 6];
       const ha = randomArray(g, batch * M * K);
@@ -351,7 +386,7 @@ for (const path of PATHS) {
       ctx.run = (s, buffers, uniforms, groups) => {
         spec = s;
         const [x, y, z] = groups ?? s.dispatch(uniforms ?? {});
-        return run(s, buffers, uniforms, [x, y, Math.min(z, 2)]);
+        return run(s, buffers, uniforms, path.subgroups ? [1, y, z] : [x, y, Math.min(z, 2)]);
       };
       try {
         gemm(ctx, rangeOf(a), rangeOf(b), rangeOf(c), { batch, M, N, K });
@@ -359,9 +394,10 @@ for (const path of PATHS) {
         ctx.run = run;
       }
       const expected = refMatmul(refOf(ha, [batch, M, K]), refOf(hb, [batch, K, N]));
-      assertClose(await c.toArray(), expected.data, tol(K), `gemm batch ${batch} on a z grid of 2`);
-      const z = (spec as KernelSpec | null)!.dispatch({ M, N, K, batch: 100000 })[2];
-      if (z !== 65535) throw new Error(`a batch of 100000 dispatches z = ${z}, expected the cap 65535`);
+      assertClose(await c.toArray(), expected.data, tol(K), `gemm batch ${batch} on a cut launch`);
+      const huge = (spec as KernelSpec | null)!.dispatch({ M, N, K, batch: 100000, tiles: 1e6 });
+      const capped = path.subgroups ? huge[0] === 65535 : huge[2] === 65535;
+      if (!capped || huge.some((d) => d > 65535)) throw new Error(`a huge launch dispatches [${huge}], expected the cap 65535`);
       [a, b, c].forEach((t) => t.dispose());
     });
   });

@@ -6,7 +6,7 @@
 // recorded later). 1×1 convolutions take the same path: with one tap the implicit GEMM is a plain
 // batched GEMM. 3×3 stride-1 convolutions with enough channels run all three passes on
 // Winograd's algorithm instead (conv-winograd.ts; `conv2dAlgorithm` says which path a shape takes).
-import { igemmSubgroupKernel, MAX_GRID, subgroupTile, ticketGrid, ticketTiles, type IgemmTile, type IgemmVariant } from '../../kernels/conv2d';
+import { igemmSubgroupKernel, MAX_GRID, subgroupTile, ticketTiles, type IgemmTile, type IgemmVariant } from '../../kernels/conv2d';
 import { fallbackTile, igemmFallbackKernel } from '../../kernels/conv2d-fallback';
 import { igemmNarrowKernel, narrowTile } from '../../kernels/conv2d-narrow';
 import {
@@ -23,7 +23,7 @@ import {
   type QuadPlan,
 } from '../../kernels/conv2d-geometry';
 import { gatherKernel, gatherQuadsContiguous, offsetsKernel, quadLayoutKernel } from '../../kernels/conv2d-prep';
-import type { KernelSpec } from '../../kernels/spec';
+import { ticketGrid, type KernelSpec } from '../../kernels/spec';
 import { record } from '../autograd';
 import { isGradEnabled } from '../state';
 import type { BufferRange, GpuContext } from '../runtime/context';
@@ -114,20 +114,12 @@ function isNarrow(cols: number): boolean {
 
 /**
  * Launch limits of the GEMM kernels. `maxGridY` is the most row groups per launch in y before the
- * rest fold into z (narrow and plain kernels): the device limit (65535) unless a test lowers it to
+ * rest fold into z (narrow and plain kernels; the wide one hands out its tiles by tickets, in as
+ * many workgroups as ctx.concurrentWorkgroups): the device limit (65535) unless a test lowers it to
  * cover the folding with small tensors (on lavapipe a tensor big enough to fold does not fit in one
- * binding). `maxTicketGroups`, when > 0, caps the workgroups of the kernel that hands out its tiles
- * by tickets (the wide one) below what the context launches (`concurrentWorkgroups`, or one per
- * tile): tests lower it so that each subgroup draws many tiles.
+ * binding).
  */
-export const convLaunchLimits = { maxGridY: MAX_GRID, maxTicketGroups: 0 };
-
-/** The most workgroups a ticket launch may have (0: one per tile): the context's, lowered by convLaunchLimits. */
-function ticketGroups(ctx: GpuContext): number {
-  const limit = convLaunchLimits.maxTicketGroups;
-  const concurrent = ctx.concurrentWorkgroups;
-  return limit > 0 && concurrent > 0 ? Math.min(limit, concurrent) : limit || concurrent;
-}
+export const convLaunchLimits = { maxGridY: MAX_GRID };
 
 /** How a kernel that hands out its tiles by tickets (the wide one) cuts a GEMM: subgroup size, quads per tile, subgroups per workgroup. */
 interface Tickets {
@@ -344,7 +336,7 @@ function runPass(
   const { chunk, splits } = split ?? splitK(tile, gemm.k, 1);
   const buffers = [src, koff, kept ?? (wt ? wt.range : bSource), out];
   if (bias) buffers.push(bias);
-  const tiles = tickets ? ticketTiles(tickets.s, tickets.tq, { m: gemm.quads, cols: gemm.cols, splits }) : null;
+  const tiles = tickets ? ticketTiles(tickets.s, tickets.tq, { m: gemm.quads, cols: gemm.cols, splits, chunk }) : null;
   if (tiles) buffers.push(ctx.ticketCounters());
   ctx.run(spec, buffers, {
     ...tiles,
@@ -362,7 +354,7 @@ function runPass(
     d2: gemm.rowMap.d2,
     rs: [...gemm.rowMap.s, gemm.rowMap.base],
     os: [...gemm.outMap.s, gemm.outMap.base],
-  }, tiles && tickets ? ticketGrid(tiles.tiles, tickets.wgy, ticketGroups(ctx)) : undefined);
+  }, tiles && tickets ? ticketGrid(tiles.tiles, tickets.wgy, ctx.concurrentWorkgroups) : undefined);
   wt?.release();
 }
 

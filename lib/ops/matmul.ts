@@ -5,7 +5,8 @@
 //   C = op(A)·op(B):  dA = dC·op(B)ᵀ (A plain) or op(B)·dCᵀ (A transposed),
 //                     dB = op(A)ᵀ·dC (B plain) or dCᵀ·op(A) (B transposed),
 // and a broadcast batch operand gets the sum of its per-batch gradients.
-import { subgroupGemmKernel, type BLoad } from '../../kernels/matmul';
+import { subgroupGemmKernel, subgroupGemmTiles, type BLoad } from '../../kernels/matmul';
+import { ticketGrid } from '../../kernels/spec';
 import { tiledGemmKernel } from '../../kernels/matmul-tiled';
 import { transposeKernel } from '../../kernels/transpose';
 import { reduceColumnsKernel } from '../../kernels/reduce';
@@ -280,9 +281,10 @@ function runSubgroupGemm(
   // lavapipe most of a full one, so the tile shrinks to the matrix: 4 columns per invocation when
   // S·4 covers N, and no more subgroups than M needs (128×(32×32·32×32): 1.2 → 0.77 ms).
   // With S ≥ 8, workgroups of at most GEMM_SUBGROUPS subgroups (64 invocations below that):
-  // lavapipe hands whole workgroups to its threads, and smaller ones balance better (the kernel
-  // shares nothing across subgroups). Same process, interleaved, GPU time with 8 / 4 / 2 / 1
-  // subgroups per workgroup (S = 8): 1024³ 39.8 / 40.1 / 38.0 / 38.7 ms,
+  // lavapipe hands whole workgroups to its threads, and smaller ones balanced better when the
+  // workgroups were the tiles (the kernel shares nothing across subgroups; since the tiles are
+  // drawn by tickets, a launch has one workgroup per thread there). Same process, interleaved, GPU
+  // time with 8 / 4 / 2 / 1 subgroups per workgroup (S = 8), before tickets: 1024³ 39.8 / 40.1 / 38.0 / 38.7 ms,
   // 8×256³ 5.61 / 5.55 / 5.24 / 5.39 ms, 32×(128×64·64×128) 1.65 / 1.67 / 1.58 / 1.61 ms,
   // 64×4096×64 0.85 / 0.84 / 0.79 / 0.82 ms, 128×(32×32·32×32) 0.50 / 0.48 / 0.45 / 0.47 ms.
   const small = S < 8;
@@ -294,7 +296,10 @@ function runSubgroupGemm(
   // op(A) as vec4 (SubgroupGemmConfig.aVec) where A's stored rows are: along M for a transposed
   // A, along K when K is a multiple of S.
   const aVec = vecA && S % 4 === 0 && (kernelFlags.transA || evenK);
-  ctx.run(subgroupK({ subgroupSize: S, bLoad, vecC, ...kernelFlags, tm, tn, wy, evenK, ...(aVec ? { aVec } : {}) }), [a, b, out], u);
+  const tiles = subgroupGemmTiles(S, tm, tn, u);
+  if (tiles.tiles >= 2 ** 31) throw new Error(`matmul: ${tiles.tiles} output tiles of ${tm}×${S * tn} in one launch (M ${u.M}, N ${u.N}, batch ${u.batch}); at most 2^31`);
+  const spec = subgroupK({ subgroupSize: S, bLoad, vecC, ...kernelFlags, tm, tn, wy, evenK, ...(aVec ? { aVec } : {}) });
+  ctx.run(spec, [a, b, out, ctx.ticketCounters()], { ...u, ...tiles }, ticketGrid(tiles.tiles, wy, ctx.concurrentWorkgroups));
 }
 
 /** [batch, rows, cols] of a stored operand (a 2-D tensor is one matrix). */

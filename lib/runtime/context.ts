@@ -79,8 +79,6 @@ export class GpuContext {
   readonly adapter: AdapterDescription;
   /** Subgroup size of the hardware when it has subgroups of one fixed size, else null. */
   readonly hardwareSubgroupSize: number | null;
-  /** See ContextOptions.concurrentWorkgroups (0: unknown, one workgroup per tile). */
-  readonly concurrentWorkgroups: number;
   /** Set false to make ops pick their kernels without subgroups (tests do, to cover both paths). */
   useSubgroups = true;
   readonly storage: BufferPool;
@@ -116,6 +114,7 @@ export class GpuContext {
   private submitCount = 0;
   private timer: { querySet: GPUQuerySet; passes: number } | null = null;
   private tickets: GPUBuffer | null = null;
+  private concurrent = 0;
   private profiler: { sets: GPUQuerySet[]; names: string[] } | null = null;
 
   constructor(device: GPUDevice, options: ContextOptions = {}) {
@@ -133,9 +132,6 @@ export class GpuContext {
     const { subgroupMinSize: min, subgroupMaxSize: max } = info;
     this.hardwareSubgroupSize = this.features.has('subgroups') && min && min === max ? min : null;
     this.concurrentWorkgroups = options.concurrentWorkgroups ?? 0;
-    if (!Number.isInteger(this.concurrentWorkgroups) || this.concurrentWorkgroups < 0) {
-      throw new Error(`GpuContext: concurrentWorkgroups must be a whole number ≥ 0, got ${options.concurrentWorkgroups}`);
-    }
     this.debug = options.debug ?? false;
     this.maxDispatchesPerSubmit = options.maxDispatchesPerSubmit ?? 4096;
     const forget = (buffer: GPUBuffer) => this.forgetBuffer(buffer);
@@ -150,6 +146,20 @@ export class GpuContext {
     void device.lost.then((info) => {
       if (!this.destroyed) this.failure ??= new Error(`GPU device lost${this.lastBatchNote()} (${info.reason}): ${info.message}`);
     });
+  }
+
+  /**
+   * How many workgroups a launch of a kernel that hands out its tiles by tickets has at most
+   * (ContextOptions.concurrentWorkgroups; 0: one per tile). Tests change it to cover launches
+   * where each subgroup draws many tiles, and one tile each.
+   */
+  get concurrentWorkgroups(): number {
+    return this.concurrent;
+  }
+
+  set concurrentWorkgroups(n: number) {
+    if (!Number.isInteger(n) || n < 0) throw new Error(`GpuContext: concurrentWorkgroups must be a whole number ≥ 0, got ${n}`);
+    this.concurrent = n;
   }
 
   /** The subgroup size kernels may rely on, or null: choose a kernel without subgroups. */
