@@ -32,7 +32,7 @@
 // split, and quad groups beyond 65535 (or the `maxGridY` of the spec) fold into z.
 //
 // The subgroup kernel hands out its tiles (TQ quads × S·8 columns of one split) by tickets
-// instead of by workgroup id (kernels/spec.ts, drawTile), so on lavapipe a launch has one
+// instead of by workgroup id (kernels/spec.ts, drawRun; order: bandedTiles), so on lavapipe a launch has one
 // workgroup per thread and a thread that starts late draws fewer tiles (measured on the imagenet
 // layer2.0.downsample forward: one thread drew 86–99 of the 172 tiles, the other the rest, once
 // one drew all 172).

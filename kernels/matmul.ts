@@ -4,12 +4,12 @@
 //
 // Work split (shared/docs/lavapipe-performance.md §1–2, the fastest layout measured there):
 // - Workgroup (S, WY): each row of S invocations (one lid.y) is one subgroup. A subgroup's tile is
-//   TM rows × S·TN columns of one batch's C; the subgroups draw their tiles by tickets
-//   (kernels/spec.ts, drawTile), numbered column group fastest, then row tile, then batch, so a
-//   launch may have fewer workgroups than tiles (on lavapipe one per thread).
+//   TM rows × S·TN columns of one batch's C; the subgroups draw runs of tiles by tickets
+//   (kernels/spec.ts, drawRun; batch slowest, then the order of bandedTiles), so a launch may have
+//   fewer workgroups than tiles (on lavapipe one per thread).
 // - An invocation owns a TM×TN register tile of C (TM rows, TN contiguous columns, as TN/4 vec4
 //   accumulators per row; 16×8 by default; lib/ops/matmul.ts picks the tile per shape).
-//   The rows depend only on workgroup_id.y and lid.y, so they are uniform within a subgroup; the
+//   The rows depend only on the drawn tile, so they are uniform within a subgroup; the
 //   S lanes of a subgroup walk N.
 // - K advances S at a time: lane l holds the scalars op(A)(row_i, k0 + l) for its TM rows (one
 //   load per row per S k-steps, or with `aVec` one vec4 load per 4 of them: along K, then
@@ -99,7 +99,7 @@ export function subgroupGemmKernel(cfg: SubgroupGemmConfig): KernelSpec {
     TICKETS_BINDING,
   ];
 
-  // Column handles, computed once per batch: the columns are clamped to N - 1, so every load is
+  // Column handles, computed once per tile: the columns are clamped to N - 1, so every load is
   // in bounds (clamped columns feed only accumulators that are never stored).
   let colSetup: string;
   let bStep: string; // the loop over the S k-steps of one block, given kn valid steps

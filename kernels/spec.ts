@@ -181,8 +181,7 @@ export const TILE_UNIFORMS: UniformField[] = u32Fields('tiles', 'colGroups', 'ro
  * the band's A rows (band × `bytesPerRowTile`, kept within CACHE_BYTES) by every column group.
  * (Row tile after row tile for a large B swept B once per row tile: the MoCo l_neg product
  * 256×128×65536, 32 MB of B, took 139–142 ms against 116–119 ms before tickets, when a workgroup's
- * two subgroups shared their columns. Column groups in bands for a small B made the imagenet
- * layer2.0.downsample forward gain 2–3.5% from tickets where it gained up to 10% without bands.)
+ * two subgroups shared their columns.)
  */
 export function bandedTiles(rowTiles: number, colGroups: number, outer: number, bytesPerRowTile: number, bBytes: number) {
   const fit = Math.floor(CACHE_BYTES / Math.max(1, bytesPerRowTile));
